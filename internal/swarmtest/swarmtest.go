@@ -11,6 +11,7 @@ import (
 	"github.com/libp2p/go-libp2p"
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 )
 
@@ -23,7 +24,7 @@ func Hosts(t testing.TB, n int) []host.Host {
 		h, err := libp2p.New(
 			libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"),
 			libp2p.DisableRelay(),
-			libp2p.ResourceManager(nil), // default limits are too tight for dozens of hosts in one process
+			libp2p.ResourceManager(&network.NullResourceManager{}), // default limits are too tight for dozens of hosts in one process
 		)
 		if err != nil {
 			t.Fatalf("swarmtest: new host %d: %v", i, err)
