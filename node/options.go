@@ -1,0 +1,145 @@
+package node
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
+
+	"github.com/openpool/openpool/p2p"
+)
+
+// config collects the options; defaults live in defaultConfig.
+type config struct {
+	dataDir       string
+	identity      crypto.PrivKey
+	listen        []ma.Multiaddr
+	bootstrap     []peer.AddrInfo
+	bootstrapNode bool
+	nat           bool
+	upnp          bool
+	unlimited     bool
+	membership    p2p.MembershipConfig
+	hardware      *p2p.Hardware
+	seenTTL       time.Duration
+	statusAddr    string
+	logger        *slog.Logger
+}
+
+func defaultConfig() config {
+	return config{nat: true, membership: p2p.DefaultMembershipConfig(), logger: slog.Default()}
+}
+
+// Option configures New.
+type Option func(*config) error
+
+// WithDataDir keeps the node's identity (and later its keys, checkpoints and
+// state) in dir. Without it, and without WithIdentity, the node has an
+// ephemeral identity.
+func WithDataDir(dir string) Option {
+	return func(c *config) error {
+		if dir == "" {
+			return fmt.Errorf("node: empty data directory")
+		}
+		c.dataDir = dir
+		return nil
+	}
+}
+
+// WithIdentity sets the libp2p key directly (it takes precedence over the
+// data directory's key).
+func WithIdentity(k crypto.PrivKey) Option {
+	return func(c *config) error { c.identity = k; return nil }
+}
+
+// WithListenAddrs sets the addresses to listen on (TCP and QUIC multiaddrs).
+func WithListenAddrs(addrs ...ma.Multiaddr) Option {
+	return func(c *config) error { c.listen = addrs; return nil }
+}
+
+// WithBootstrap sets the bootstrap peers by multiaddr (each ending in
+// /p2p/<peer-id>).
+func WithBootstrap(addrs ...ma.Multiaddr) Option {
+	return func(c *config) error {
+		infos, err := peer.AddrInfosFromP2pAddrs(addrs...)
+		if err != nil {
+			return fmt.Errorf("node: bootstrap address: %w", err)
+		}
+		c.bootstrap = append(c.bootstrap, infos...)
+		return nil
+	}
+}
+
+// WithBootstrapPeers sets the bootstrap peers by address info.
+func WithBootstrapPeers(infos ...peer.AddrInfo) Option {
+	return func(c *config) error { c.bootstrap = append(c.bootstrap, infos...); return nil }
+}
+
+// AsBootstrapNode makes this node a bootstrap node: DHT server, circuit
+// relay v2 service, AutoNAT service and gossipsub peer exchange.
+func AsBootstrapNode() Option {
+	return func(c *config) error { c.bootstrapNode = true; return nil }
+}
+
+// WithNAT turns NAT traversal (AutoNAT, auto relay, hole punching) on or
+// off. Default on.
+func WithNAT(on bool) Option {
+	return func(c *config) error { c.nat = on; return nil }
+}
+
+// WithUPnP asks the router for a port mapping. Default off.
+func WithUPnP(on bool) Option {
+	return func(c *config) error { c.upnp = on; return nil }
+}
+
+// WithUnlimitedResources drops the libp2p resource limits; for many nodes in
+// one test process only.
+func WithUnlimitedResources() Option {
+	return func(c *config) error { c.unlimited = true; return nil }
+}
+
+// WithHeartbeatInterval sets the membership heartbeat interval (default
+// 2 s); the failure detector's timings scale with it.
+func WithHeartbeatInterval(d time.Duration) Option {
+	return func(c *config) error {
+		if d < 10*time.Millisecond {
+			return fmt.Errorf("node: heartbeat interval %v is below 10ms", d)
+		}
+		c.membership = p2p.MembershipConfig{Interval: d}
+		return nil
+	}
+}
+
+// WithMembershipConfig sets all membership timings.
+func WithMembershipConfig(mc p2p.MembershipConfig) Option {
+	return func(c *config) error { c.membership = mc; return nil }
+}
+
+// WithHardware overrides the detected hardware summary.
+func WithHardware(hw p2p.Hardware) Option {
+	return func(c *config) error { c.hardware = &hw; return nil }
+}
+
+// WithSeenMessagesTTL sets how long gossipsub remembers message IDs.
+func WithSeenMessagesTTL(d time.Duration) Option {
+	return func(c *config) error { c.seenTTL = d; return nil }
+}
+
+// WithStatusAddr serves the status API (GET /status as JSON, GET /metrics
+// for Prometheus) on addr, for example "127.0.0.1:0".
+func WithStatusAddr(addr string) Option {
+	return func(c *config) error { c.statusAddr = addr; return nil }
+}
+
+// WithLogger sets the logger.
+func WithLogger(l *slog.Logger) Option {
+	return func(c *config) error {
+		if l != nil {
+			c.logger = l
+		}
+		return nil
+	}
+}
