@@ -1,0 +1,523 @@
+package shardcast
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"sort"
+	"time"
+
+	"github.com/ipfs/go-cid"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+// ErrNoSources is returned when no peer is known to hold what is fetched
+// and the context ends.
+var ErrNoSources = errors.New("shardcast: no peer has it")
+
+func isBusy(err error) bool {
+	return errors.Is(err, ErrPeerBusy) || errors.Is(err, context.Canceled)
+}
+
+// Fetch obtains manifest c and every shard of it, and returns the manifest
+// once all shards are verified and stored. The manifest must be signed by
+// the pool owner and be of this pool. Shards already in the store are
+// hashed and kept (a fetch resumes); shards are served to other peers as
+// soon as they are verified. Concurrent calls for one manifest share one
+// fetch. Fetch returns when ctx ends, with the shards fetched so far kept.
+func (s *Service) Fetch(ctx context.Context, c cid.Cid) (*Manifest, error) {
+	if _, err := digestOf(c); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil, ErrClosed
+	}
+	t := s.trackLocked(c)
+	if fc := t.fetch; fc != nil {
+		s.mu.Unlock()
+		select {
+		case <-fc.done:
+			return fc.m, fc.err
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	fc := &fetchCall{done: make(chan struct{})}
+	t.fetch = fc
+	s.mu.Unlock()
+
+	fc.m, fc.err = s.fetch(ctx, t)
+	s.mu.Lock()
+	t.fetch = nil
+	s.mu.Unlock()
+	close(fc.done)
+	return fc.m, fc.err
+}
+
+func (s *Service) fetch(ctx context.Context, t *tracked) (*Manifest, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := context.AfterFunc(s.ctx, cancel)
+	defer stop()
+	s.store.pin(t.c)
+	defer s.store.unpin(t.c)
+
+	wrap := func(err error) error {
+		if s.ctx.Err() != nil {
+			return ErrClosed
+		}
+		return fmt.Errorf("shardcast: fetch %v: %w", t.c, err)
+	}
+	m, err := s.fetchManifest(ctx, t)
+	if err != nil {
+		return nil, wrap(err)
+	}
+	own := newBitmap(len(m.Shards))
+	need := 0
+	for i, sh := range m.Shards {
+		if s.store.HasShard(sh.CID, int64(sh.Size)) && s.store.VerifyShard(sh.CID, int64(sh.Size)) == nil {
+			own.set(i)
+		} else {
+			need++
+		}
+	}
+	s.mu.Lock()
+	t.m, t.own = m, own
+	for p, bm := range t.holders {
+		if bm != nil && len(bm) != len(own) {
+			delete(t.holders, p)
+		}
+	}
+	t.haveDue = true
+	t.signal()
+	s.mu.Unlock()
+
+	f := &fetchRun{s: s, t: t, m: m, need: need, inflight: make([]bool, len(m.Shards)), partials: map[int]*partial{}}
+	if err := f.run(ctx); err != nil {
+		return nil, wrap(err)
+	}
+	s.mu.Lock()
+	if !s.latest.Defined() || m.Version >= s.latestV {
+		s.latest, s.latestV = t.c, m.Version
+	}
+	t.haveDue = true
+	s.mu.Unlock()
+	s.prune()
+	return m, nil
+}
+
+// fetchManifest gets the manifest from the store or from a holder.
+func (s *Service) fetchManifest(ctx context.Context, t *tracked) (*Manifest, error) {
+	for {
+		if b, err := s.store.ManifestBytes(t.c); err == nil {
+			return s.checkManifest(b)
+		}
+		s.mu.Lock()
+		holders := make([]peer.ID, 0, len(t.holders))
+		for p := range t.holders {
+			holders = append(holders, p)
+		}
+		ch := t.changed
+		s.mu.Unlock()
+		p := peer.ID("")
+		if len(holders) > 0 {
+			p = s.src.pick(holders, time.Now())
+		}
+		if p == "" {
+			s.mu.Lock()
+			if time.Since(t.lastHave) >= wantInterval {
+				t.haveDue = true // ask holders to speak up
+			}
+			s.mu.Unlock()
+			select {
+			case <-ctx.Done():
+				if len(holders) == 0 {
+					return nil, fmt.Errorf("%w: %w", ErrNoSources, ctx.Err())
+				}
+				return nil, ctx.Err()
+			case <-ch:
+			case <-time.After(busyBackoff):
+			}
+			continue
+		}
+		s.src.start(p)
+		t0 := time.Now()
+		b, err := s.requestManifest(ctx, p, t.c)
+		s.src.done(p, int64(len(b)), time.Since(t0), err, time.Now())
+		if err != nil {
+			s.log.Debug("shardcast: manifest request failed", "peer", p, "err", err)
+			continue
+		}
+		if !ShardCID(b).Equals(t.c) {
+			s.cnt.badManifests.Add(1)
+			s.src.ban(p)
+			s.log.Warn("shardcast: peer sent a manifest that does not match its CID; banned", "peer", p, "manifest", t.c)
+			continue
+		}
+		m, err := s.checkManifest(b)
+		if err != nil {
+			// The bytes are what the CID names: the manifest itself is bad,
+			// and every other peer would send the same.
+			s.cnt.badManifests.Add(1)
+			return nil, err
+		}
+		if _, err := s.store.PutManifest(b); err != nil {
+			return nil, err
+		}
+		return m, nil
+	}
+}
+
+func (s *Service) checkManifest(b []byte) (*Manifest, error) {
+	m, err := DecodeManifest(b, s.owner)
+	if err != nil {
+		return nil, err
+	}
+	if m.Pool != s.pool {
+		return nil, fmt.Errorf("%w: %q, this is %q", ErrWrongPool, m.Pool, s.pool)
+	}
+	return m, nil
+}
+
+// partial is a shard being received, possibly from several sources in turn
+// (byte ranges after a stall).
+type partial struct {
+	w    *ShardWriter
+	from map[peer.ID]bool
+}
+
+// fetchRun is one fetch's shard scheduler. Its fields are guarded by s.mu.
+type fetchRun struct {
+	s        *Service
+	t        *tracked
+	m        *Manifest
+	need     int
+	inflight []bool
+	partials map[int]*partial
+}
+
+func (f *fetchRun) run(ctx context.Context) error {
+	defer func() {
+		f.s.mu.Lock()
+		for _, p := range f.partials {
+			p.w.Abort()
+		}
+		f.s.mu.Unlock()
+	}()
+	errc := make(chan error, f.s.cfg.parallel)
+	for range f.s.cfg.parallel {
+		go func() { errc <- f.worker(ctx) }()
+	}
+	var first error
+	for range f.s.cfg.parallel {
+		if err := <-errc; err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+func (f *fetchRun) worker(ctx context.Context) error {
+	s := f.s
+	for {
+		s.mu.Lock()
+		if f.need == 0 {
+			s.mu.Unlock()
+			return nil
+		}
+		i, p := f.pickLocked(time.Now())
+		if i < 0 {
+			if time.Since(f.t.lastHave) >= wantInterval && !f.anySourceLocked() {
+				f.t.haveDue = true
+			}
+			ch := f.t.changed
+			s.mu.Unlock()
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-ch:
+			case <-time.After(busyBackoff):
+			}
+			continue
+		}
+		f.inflight[i] = true
+		part := f.partials[i]
+		delete(f.partials, i)
+		s.mu.Unlock()
+
+		part, err := f.download(ctx, i, p, part)
+
+		s.mu.Lock()
+		f.inflight[i] = false
+		switch {
+		case err == nil:
+			f.t.own.set(i)
+			f.need--
+			f.t.haveDue = true
+			s.cnt.shardsFetched.Add(1)
+		case errors.Is(err, ErrHashMismatch):
+			s.cnt.hashFailures.Add(1)
+			if part != nil && len(part.from) == 1 {
+				s.src.ban(p)
+				s.log.Warn("shardcast: peer sent bad shard bytes; banned", "peer", p, "shard", f.m.Shards[i].CID)
+			} else if part != nil {
+				for q := range part.from {
+					s.src.penalize(q)
+				}
+			}
+		case errors.Is(err, ErrPeerNotFound):
+			f.dropHolderLocked(p, i)
+		}
+		if err != nil && part != nil && part.w.open() {
+			if part.w.Written() > 0 {
+				f.partials[i] = part
+			} else {
+				part.w.Abort()
+			}
+		}
+		f.t.signal()
+		s.mu.Unlock()
+		if err != nil && ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+}
+
+func (f *fetchRun) anySourceLocked() bool {
+	for range f.t.holders {
+		return true
+	}
+	return false
+}
+
+// dropHolderLocked records that p does not have shard i after all.
+func (f *fetchRun) dropHolderLocked(p peer.ID, i int) {
+	bm, ok := f.t.holders[p]
+	if !ok {
+		return
+	}
+	if bm == nil {
+		bm = newBitmap(len(f.m.Shards))
+		for j := range f.m.Shards {
+			bm.set(j)
+		}
+	}
+	bm[i/8] &^= 1 << (i % 8)
+	f.t.holders[p] = bm
+}
+
+// pickLocked chooses the rarest needed shard that some source may be asked
+// for now (ties broken at random), and the source.
+func (f *fetchRun) pickLocked(now time.Time) (int, peer.ID) {
+	type cand struct {
+		i, avail int
+		r        uint32
+	}
+	var list []cand
+	for i := range f.m.Shards {
+		if f.t.own.has(i) || f.inflight[i] {
+			continue
+		}
+		avail := 0
+		for _, bm := range f.t.holders {
+			if bm == nil || bm.has(i) {
+				avail++
+			}
+		}
+		if avail > 0 {
+			list = append(list, cand{i, avail, rand.Uint32()})
+		}
+	}
+	sort.Slice(list, func(a, b int) bool {
+		if list[a].avail != list[b].avail {
+			return list[a].avail < list[b].avail
+		}
+		return list[a].r < list[b].r
+	})
+	var peers []peer.ID
+	for _, c := range list {
+		peers = peers[:0]
+		for p, bm := range f.t.holders {
+			if bm == nil || bm.has(c.i) {
+				peers = append(peers, p)
+			}
+		}
+		if p := f.s.src.pick(peers, now); p != "" {
+			return c.i, p
+		}
+	}
+	return -1, ""
+}
+
+// download receives shard i (or the rest of it, continuing part) from p and
+// commits it to the store. It returns the partial shard on failure.
+func (f *fetchRun) download(ctx context.Context, i int, p peer.ID, part *partial) (*partial, error) {
+	s := f.s
+	sh := f.m.Shards[i]
+	if part == nil {
+		w, err := s.store.NewShardWriter(sh.CID, int64(sh.Size))
+		if err != nil {
+			return nil, err
+		}
+		part = &partial{w: w, from: map[peer.ID]bool{}}
+	}
+	off := uint64(part.w.Written())
+	s.src.start(p)
+	t0 := time.Now()
+	n, err := s.requestShard(ctx, p, sh.CID, off, uint64(sh.Size)-off, part.w)
+	s.src.done(p, n, time.Since(t0), err, time.Now())
+	if n > 0 {
+		part.from[p] = true
+	}
+	if err != nil {
+		return part, err
+	}
+	if err := part.w.Commit(); err != nil {
+		return part, err
+	}
+	return nil, nil
+}
+
+func (s *Service) openStream(ctx context.Context, p peer.ID) (network.Stream, error) {
+	cctx, cancel := context.WithTimeout(ctx, connectTimeout)
+	defer cancel()
+	st, err := s.h.NewStream(cctx, p, ProtocolID)
+	if err != nil {
+		return nil, fmt.Errorf("shardcast: open stream to %s: %w", p, err)
+	}
+	return st, nil
+}
+
+func (s *Service) sendRequest(ctx context.Context, p peer.ID, req request) (network.Stream, *bufio.Reader, func() bool, error) {
+	st, err := s.openStream(ctx, p)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	stop := context.AfterFunc(ctx, func() { _ = st.Reset() })
+	_ = st.SetWriteDeadline(time.Now().Add(s.cfg.stallTimeout))
+	if _, err := st.Write(req.encode()); err != nil {
+		stop()
+		_ = st.Reset()
+		return nil, nil, nil, fmt.Errorf("shardcast: request to %s: %w", p, err)
+	}
+	_ = st.CloseWrite()
+	return st, bufio.NewReaderSize(st, chunkSize), stop, nil
+}
+
+// requestManifest asks p for manifest c.
+func (s *Service) requestManifest(ctx context.Context, p peer.ID, c cid.Cid) ([]byte, error) {
+	st, br, stop, err := s.sendRequest(ctx, p, request{op: opManifest, cid: c})
+	if err != nil {
+		return nil, err
+	}
+	defer stop()
+	defer st.Close()
+	_ = st.SetReadDeadline(time.Now().Add(s.cfg.stallTimeout))
+	n, err := readResponseHeader(br, MaxManifestSize)
+	if err != nil {
+		_ = st.Reset()
+		return nil, err
+	}
+	b := make([]byte, 0, min(n, 1<<20))
+	lr := &stallReader{r: io.LimitReader(br, int64(n)), st: st, stall: s.cfg.stallTimeout}
+	b, err = appendAll(b, lr)
+	if err != nil || uint64(len(b)) != n {
+		_ = st.Reset()
+		return nil, fmt.Errorf("shardcast: manifest from %s: %w", p, errOr(err, io.ErrUnexpectedEOF))
+	}
+	return b, nil
+}
+
+func appendAll(b []byte, r io.Reader) ([]byte, error) {
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+	}
+}
+
+func errOr(err, def error) error {
+	if err != nil {
+		return err
+	}
+	return def
+}
+
+// requestShard asks p for length bytes of shard c from offset and writes
+// them to w. It returns how many bytes it wrote. The response counts only
+// if the peer then ends the stream cleanly (a peer whose own copy turns
+// out corrupt resets it instead).
+func (s *Service) requestShard(ctx context.Context, p peer.ID, c cid.Cid, offset, length uint64, w io.Writer) (int64, error) {
+	st, br, stop, err := s.sendRequest(ctx, p, request{op: opShard, cid: c, offset: offset, length: length})
+	if err != nil {
+		return 0, err
+	}
+	defer stop()
+	defer st.Close()
+	_ = st.SetReadDeadline(time.Now().Add(s.cfg.stallTimeout))
+	n, err := readResponseHeader(br, length)
+	if err == nil && n != length {
+		err = fmt.Errorf("%w: %d bytes, asked for %d", ErrBadResponse, n, length)
+	}
+	if err != nil {
+		_ = st.Reset()
+		return 0, fmt.Errorf("shardcast: shard %v from %s: %w", c, p, err)
+	}
+	sr := &stallReader{r: br, st: st, stall: s.cfg.stallTimeout}
+	buf := make([]byte, chunkSize)
+	var got int64
+	for uint64(got) < length {
+		k, rerr := sr.Read(buf[:min(uint64(len(buf)), length-uint64(got))])
+		if k > 0 {
+			if _, werr := w.Write(buf[:k]); werr != nil {
+				_ = st.Reset()
+				return got, werr
+			}
+			got += int64(k)
+			s.cnt.bytesFetched.Add(int64(k))
+		}
+		if rerr != nil {
+			_ = st.Reset()
+			if ctx.Err() != nil {
+				return got, ctx.Err()
+			}
+			return got, fmt.Errorf("shardcast: shard %v from %s after %d bytes: %w", c, p, got, errOr(rerr, io.ErrUnexpectedEOF))
+		}
+	}
+	if _, err := sr.Read(buf[:1]); err != io.EOF {
+		_ = st.Reset()
+		return got, fmt.Errorf("shardcast: shard %v from %s: no clean end of response: %w", c, p, errOr(err, ErrBadResponse))
+	}
+	return got, nil
+}
+
+// stallReader extends the read deadline while bytes arrive: the transfer
+// fails only after stall without progress.
+type stallReader struct {
+	r     io.Reader
+	st    network.Stream
+	stall time.Duration
+	set   time.Time
+}
+
+func (r *stallReader) Read(p []byte) (int, error) {
+	if now := time.Now(); now.Sub(r.set) > r.stall/8 {
+		r.set = now
+		_ = r.st.SetReadDeadline(now.Add(r.stall))
+	}
+	return r.r.Read(p)
+}

@@ -1,0 +1,126 @@
+package shardcast
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"io"
+	"os"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/network"
+)
+
+// requestTimeout bounds reading a request.
+const requestTimeout = 10 * time.Second
+
+// chunkSize is the unit of reads and writes of shard bytes.
+const chunkSize = 256 << 10
+
+// handleStream serves one request: a manifest, or a byte range of a shard.
+// A shard is hashed as it is sent; if its stored bytes no longer match its
+// CID the stream is reset before the response completes (so the receiver
+// never sees a complete shard) and the copy is removed.
+func (s *Service) handleStream(st network.Stream) {
+	defer st.Close()
+	_ = st.SetReadDeadline(time.Now().Add(requestTimeout))
+	req, err := readRequest(bufio.NewReaderSize(st, 128))
+	if err != nil {
+		_ = st.SetWriteDeadline(time.Now().Add(requestTimeout))
+		_, _ = st.Write([]byte{statusBadRequest})
+		return
+	}
+	switch req.op {
+	case opManifest:
+		s.serveManifest(st, req)
+	case opShard:
+		s.serveShard(st, req)
+	}
+}
+
+func (s *Service) writeStatus(st network.Stream, status byte) {
+	_ = st.SetWriteDeadline(time.Now().Add(s.cfg.stallTimeout))
+	_, _ = st.Write([]byte{status})
+}
+
+func (s *Service) serveManifest(st network.Stream, req request) {
+	b, err := s.store.ManifestBytes(req.cid)
+	if err != nil {
+		s.writeStatus(st, statusNotFound)
+		return
+	}
+	_ = st.SetWriteDeadline(time.Now().Add(s.cfg.stallTimeout + time.Duration(len(b)>>16)*time.Second))
+	out := binary.AppendUvarint([]byte{statusOK}, uint64(len(b)))
+	if _, err := st.Write(append(out, b...)); err != nil {
+		_ = st.Reset()
+	}
+}
+
+func (s *Service) serveShard(st network.Stream, req request) {
+	if _, err := digestOf(req.cid); err != nil {
+		s.writeStatus(st, statusBadRequest)
+		return
+	}
+	select {
+	case s.slots <- struct{}{}:
+		defer func() { <-s.slots }()
+	default:
+		s.writeStatus(st, statusBusy)
+		return
+	}
+	info, err := os.Stat(s.store.shardPath(req.cid))
+	if err != nil || !info.Mode().IsRegular() || info.Size() > MaxShardSize {
+		s.writeStatus(st, statusNotFound)
+		return
+	}
+	size := uint64(info.Size())
+	length := req.length
+	if length == 0 {
+		length = size - min(req.offset, size)
+	}
+	if req.offset > size || length > size-req.offset || length == 0 {
+		s.writeStatus(st, statusBadRequest)
+		return
+	}
+	r, err := s.store.OpenShard(req.cid, int64(size))
+	if err != nil {
+		s.writeStatus(st, statusNotFound)
+		return
+	}
+	defer r.Close()
+	buf := make([]byte, chunkSize)
+	hdr := binary.AppendUvarint([]byte{statusOK}, length)
+	_ = st.SetWriteDeadline(time.Now().Add(s.cfg.stallTimeout))
+	if _, err := st.Write(hdr); err != nil {
+		_ = st.Reset()
+		return
+	}
+	// Read the whole shard (to hash it); send [offset, offset+length).
+	var pos uint64
+	end := req.offset + length
+	for pos < size {
+		n, err := io.ReadFull(r, buf[:min(uint64(len(buf)), size-pos)])
+		if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
+			_ = st.Reset()
+			return
+		}
+		lo, hi := max(pos, req.offset), min(pos+uint64(n), end)
+		if lo < hi {
+			_ = st.SetWriteDeadline(time.Now().Add(s.cfg.stallTimeout))
+			if _, err := st.Write(buf[lo-pos : hi-pos]); err != nil {
+				_ = st.Reset()
+				return
+			}
+			s.cnt.bytesServed.Add(int64(hi - lo))
+		}
+		pos += uint64(n)
+	}
+	// The receiver waits for a clean end of stream after the last byte, so
+	// a reset here means "do not use what I sent".
+	if err := r.Verify(); err != nil {
+		s.log.Error("shardcast: stored shard corrupt; removed", "shard", req.cid, "err", err)
+		_ = st.Reset()
+		return
+	}
+	s.cnt.shardsServed.Add(1)
+}

@@ -1,0 +1,541 @@
+package shardcast
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ipfs/go-cid"
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+// Defaults of a Service.
+const (
+	// DefaultParallel shards download at once: enough to keep a link busy
+	// while one source is slow, few enough that shards complete (and can be
+	// relayed) early.
+	DefaultParallel = 4
+	// DefaultUploadSlots shards upload at once; more requests get Busy so
+	// that the requester picks another source and load spreads.
+	DefaultUploadSlots = 4
+	// DefaultStallTimeout is the no-progress timeout of a transfer: a source
+	// that sends no byte for this long is dropped and another one continues.
+	DefaultStallTimeout = 10 * time.Second
+	// DefaultHaveInterval is the least time between two have-map
+	// advertisements of one manifest.
+	DefaultHaveInterval = 250 * time.Millisecond
+	// DefaultAnnounceInterval re-announces the newest held manifest so that
+	// nodes that joined later learn of it.
+	DefaultAnnounceInterval = 30 * time.Second
+	// wantInterval repeats a request for sources while a fetch has none.
+	wantInterval = time.Second
+	// connectTimeout bounds opening a stream (including a dial).
+	connectTimeout = 10 * time.Second
+	// maxTrackedPeers bounds the have-maps kept per manifest.
+	maxTrackedPeers = 4096
+)
+
+// ErrClosed is returned by a Service after Close.
+var ErrClosed = errors.New("shardcast: service closed")
+
+type config struct {
+	log              *slog.Logger
+	parallel         int
+	uploadSlots      int
+	stallTimeout     time.Duration
+	haveInterval     time.Duration
+	announceInterval time.Duration
+	retain           int
+	autoFetch        bool
+	onComplete       func(cid.Cid, *Manifest)
+	seed             uint64
+}
+
+// Option configures a Service.
+type Option func(*config) error
+
+// WithLogger sets the logger (default: slog.Default()).
+func WithLogger(l *slog.Logger) Option {
+	return func(c *config) error { c.log = l; return nil }
+}
+
+// WithParallel sets how many shards download at once (default DefaultParallel).
+func WithParallel(n int) Option {
+	return func(c *config) error {
+		if n < 1 || n > 64 {
+			return fmt.Errorf("shardcast: parallel %d, want 1..64", n)
+		}
+		c.parallel = n
+		return nil
+	}
+}
+
+// WithUploadSlots sets how many shards upload at once (default DefaultUploadSlots).
+func WithUploadSlots(n int) Option {
+	return func(c *config) error {
+		if n < 1 || n > 256 {
+			return fmt.Errorf("shardcast: upload slots %d, want 1..256", n)
+		}
+		c.uploadSlots = n
+		return nil
+	}
+}
+
+// WithStallTimeout sets the no-progress timeout of transfers (default DefaultStallTimeout).
+func WithStallTimeout(d time.Duration) Option {
+	return func(c *config) error {
+		if d <= 0 {
+			return fmt.Errorf("shardcast: stall timeout %v must be positive", d)
+		}
+		c.stallTimeout = d
+		return nil
+	}
+}
+
+// WithHaveInterval sets the least time between two have-map advertisements
+// of one manifest (default DefaultHaveInterval).
+func WithHaveInterval(d time.Duration) Option {
+	return func(c *config) error {
+		if d < 10*time.Millisecond {
+			return fmt.Errorf("shardcast: have interval %v below 10ms", d)
+		}
+		c.haveInterval = d
+		return nil
+	}
+}
+
+// WithAnnounceInterval sets how often the newest held manifest is
+// re-announced (default DefaultAnnounceInterval).
+func WithAnnounceInterval(d time.Duration) Option {
+	return func(c *config) error {
+		if d < 100*time.Millisecond {
+			return fmt.Errorf("shardcast: announce interval %v below 100ms", d)
+		}
+		c.announceInterval = d
+		return nil
+	}
+}
+
+// WithRetain sets how many versions of the pool to keep (default RetainVersions).
+func WithRetain(n int) Option {
+	return func(c *config) error {
+		if n < 1 {
+			return fmt.Errorf("shardcast: retain %d, want >= 1", n)
+		}
+		c.retain = n
+		return nil
+	}
+}
+
+// WithAutoFetch makes the Service fetch every announced manifest newer than
+// the newest it holds, and call onComplete (if not nil) when one is complete.
+func WithAutoFetch(onComplete func(cid.Cid, *Manifest)) Option {
+	return func(c *config) error { c.autoFetch = true; c.onComplete = onComplete; return nil }
+}
+
+// withSeed fixes the source-choice randomness (tests).
+func withSeed(seed uint64) Option {
+	return func(c *config) error { c.seed = seed; return nil }
+}
+
+// Stats counts a Service's traffic.
+type Stats struct {
+	BytesFetched  int64 // shard bytes received (including rejected ones)
+	ShardsFetched int64 // shards received and verified
+	BytesServed   int64
+	ShardsServed  int64
+	HashFailures  int64 // shards received whose bytes did not match their CID
+	BadManifests  int64 // manifests received that did not verify
+}
+
+type counters struct {
+	bytesFetched, shardsFetched, bytesServed, shardsServed, hashFailures, badManifests atomic.Int64
+}
+
+// tracked is what a Service knows about one manifest it holds or fetches.
+type tracked struct {
+	c       cid.Cid
+	m       *Manifest // nil until known
+	own     bitmap    // shards we hold (nil until m is known)
+	holders map[peer.ID]bitmap
+	// changed is closed (and replaced) whenever holders or own change.
+	changed chan struct{}
+	// haveDue: our have-map (or a want, if m is nil) should be advertised.
+	haveDue  bool
+	lastHave time.Time
+	fetch    *fetchCall // in progress, or nil
+}
+
+type fetchCall struct {
+	done chan struct{}
+	m    *Manifest
+	err  error
+}
+
+func (t *tracked) signal() {
+	close(t.changed)
+	t.changed = make(chan struct{})
+}
+
+// Service runs shardcast for one pool on one host: it serves the Store on
+// ProtocolID, announces and advertises on the pool's checkpoint topic, and
+// fetches manifests. One host serves one Store: if a host runs Services for
+// several pools, they must share the Store.
+type Service struct {
+	h     host.Host
+	ps    *pubsub.PubSub
+	topic *pubsub.Topic
+	sub   *pubsub.Subscription
+	store *Store
+	pool  string
+	owner crypto.PubKey
+	cfg   config
+	log   *slog.Logger
+	src   *sources
+	slots chan struct{}
+	cnt   counters
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu      sync.Mutex
+	tracked map[cid.Cid]*tracked
+	latest  cid.Cid // newest complete manifest, re-announced
+	latestV uint64
+	closed  bool
+}
+
+// New starts shardcast for pool on h, with ps's gossip and st's storage.
+// owner is the pool owner's public key: only manifests it signed are fetched.
+func New(h host.Host, ps *pubsub.PubSub, st *Store, pool string, owner crypto.PubKey, opts ...Option) (*Service, error) {
+	cfg := config{
+		log:              slog.Default(),
+		parallel:         DefaultParallel,
+		uploadSlots:      DefaultUploadSlots,
+		stallTimeout:     DefaultStallTimeout,
+		haveInterval:     DefaultHaveInterval,
+		announceInterval: DefaultAnnounceInterval,
+		retain:           RetainVersions,
+		seed:             rand.Uint64(),
+	}
+	for _, o := range opts {
+		if err := o(&cfg); err != nil {
+			return nil, err
+		}
+	}
+	if h == nil || ps == nil || st == nil || owner == nil {
+		return nil, errors.New("shardcast: New needs a host, a pubsub, a store and the pool owner's key")
+	}
+	if err := checkPool(pool); err != nil {
+		return nil, err
+	}
+	s := &Service{
+		h: h, ps: ps, store: st, pool: pool, owner: owner, cfg: cfg,
+		log:     cfg.log.With("pool", pool),
+		src:     newSources(cfg.seed),
+		slots:   make(chan struct{}, cfg.uploadSlots),
+		tracked: map[cid.Cid]*tracked{},
+	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	if err := s.loadHeld(); err != nil {
+		return nil, err
+	}
+	name := TopicName(pool)
+	if err := ps.RegisterTopicValidator(name, s.validate); err != nil {
+		return nil, fmt.Errorf("shardcast: validator for %s: %w", name, err)
+	}
+	topic, err := ps.Join(name)
+	if err != nil {
+		_ = ps.UnregisterTopicValidator(name)
+		return nil, fmt.Errorf("shardcast: join %s: %w", name, err)
+	}
+	sub, err := topic.Subscribe()
+	if err != nil {
+		_ = topic.Close()
+		_ = ps.UnregisterTopicValidator(name)
+		return nil, fmt.Errorf("shardcast: subscribe %s: %w", name, err)
+	}
+	s.topic, s.sub = topic, sub
+	h.SetStreamHandler(ProtocolID, s.handleStream)
+	s.wg.Add(2)
+	go s.readGossip()
+	go s.advertise()
+	return s, nil
+}
+
+// loadHeld tracks the pool's manifests already in the store, so that the
+// Service serves and advertises them after a restart.
+func (s *Service) loadHeld() error {
+	all, err := s.store.List()
+	if err != nil {
+		return err
+	}
+	for _, e := range all {
+		if e.Manifest.Pool != s.pool || !e.Manifest.Owner.Equals(s.owner) {
+			continue
+		}
+		t := s.trackLocked(e.CID)
+		t.m = e.Manifest
+		t.own = newBitmap(len(e.Manifest.Shards))
+		for i, sh := range e.Manifest.Shards {
+			if s.store.HasShard(sh.CID, int64(sh.Size)) {
+				t.own.set(i)
+			}
+		}
+		if e.Complete() && (!s.latest.Defined() || e.Manifest.Version > s.latestV) {
+			s.latest, s.latestV = e.CID, e.Manifest.Version
+		}
+	}
+	return nil
+}
+
+// Close stops the Service: its goroutines, its topic and its stream handler.
+// Fetches in progress return ErrClosed.
+func (s *Service) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	s.mu.Unlock()
+	s.cancel()
+	s.h.RemoveStreamHandler(ProtocolID)
+	s.sub.Cancel()
+	s.wg.Wait()
+	err := s.topic.Close()
+	_ = s.ps.UnregisterTopicValidator(TopicName(s.pool))
+	if err != nil {
+		return fmt.Errorf("shardcast: close topic: %w", err)
+	}
+	return nil
+}
+
+// Stats returns the traffic counters.
+func (s *Service) Stats() Stats {
+	return Stats{
+		BytesFetched:  s.cnt.bytesFetched.Load(),
+		ShardsFetched: s.cnt.shardsFetched.Load(),
+		BytesServed:   s.cnt.bytesServed.Load(),
+		ShardsServed:  s.cnt.shardsServed.Load(),
+		HashFailures:  s.cnt.hashFailures.Load(),
+		BadManifests:  s.cnt.badManifests.Load(),
+	}
+}
+
+// Peers returns what the Service knows about its sources.
+func (s *Service) Peers() map[peer.ID]PeerScore { return s.src.snapshot() }
+
+// Store is the Service's store.
+func (s *Service) Store() *Store { return s.store }
+
+// Progress reports the shards held of manifest c, and its total, or false
+// if c is not known yet.
+func (s *Service) Progress(c cid.Cid) (have, total int, haveBytes, totalBytes uint64, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := s.tracked[c]
+	if t == nil || t.m == nil {
+		return 0, 0, 0, 0, false
+	}
+	for i, sh := range t.m.Shards {
+		if t.own.has(i) {
+			have++
+			haveBytes += uint64(sh.Size)
+		}
+	}
+	return have, len(t.m.Shards), haveBytes, t.m.TotalSize(), true
+}
+
+func (s *Service) trackLocked(c cid.Cid) *tracked {
+	t := s.tracked[c]
+	if t == nil {
+		t = &tracked{c: c, holders: map[peer.ID]bitmap{}, changed: make(chan struct{})}
+		s.tracked[c] = t
+	}
+	return t
+}
+
+// Publish builds a checkpoint from src (see Build), stores it, and announces
+// it on the pool's topic. key must be the pool owner's private key.
+func (s *Service) Publish(ctx context.Context, key crypto.PrivKey, version uint64, src string, opts ...BuildOption) (cid.Cid, *Manifest, error) {
+	if !key.GetPublic().Equals(s.owner) {
+		return cid.Undef, nil, fmt.Errorf("shardcast: publish: %w", ErrWrongSigner)
+	}
+	m, c, err := Build(ctx, s.store, key, s.pool, version, src, opts...)
+	if err != nil {
+		return cid.Undef, nil, err
+	}
+	s.mu.Lock()
+	t := s.trackLocked(c)
+	t.m = m
+	t.own = newBitmap(len(m.Shards))
+	for i := range m.Shards {
+		t.own.set(i)
+	}
+	t.haveDue = true
+	if !s.latest.Defined() || version >= s.latestV {
+		s.latest, s.latestV = c, version
+	}
+	s.mu.Unlock()
+	if err := s.announce(ctx, c, version); err != nil {
+		return c, m, err
+	}
+	s.prune()
+	return c, m, nil
+}
+
+func (s *Service) announce(ctx context.Context, c cid.Cid, version uint64) error {
+	msg := gossipMsg{typ: gossipAnnounce, cid: c, version: version}
+	if err := s.topic.Publish(ctx, msg.encode()); err != nil {
+		return fmt.Errorf("shardcast: announce %v: %w", c, err)
+	}
+	return nil
+}
+
+// prune applies retention and forgets removed manifests.
+func (s *Service) prune() {
+	removed, err := s.store.Prune(s.pool, s.cfg.retain)
+	if err != nil {
+		s.log.Warn("shardcast: prune", "err", err)
+	}
+	s.mu.Lock()
+	for _, c := range removed {
+		delete(s.tracked, c)
+	}
+	s.mu.Unlock()
+}
+
+// validate is the topic validator: malformed messages are rejected (and
+// lower the sender's gossipsub score).
+func (s *Service) validate(_ context.Context, _ peer.ID, msg *pubsub.Message) pubsub.ValidationResult {
+	if _, err := decodeGossip(msg.Data); err != nil {
+		return pubsub.ValidationReject
+	}
+	return pubsub.ValidationAccept
+}
+
+func (s *Service) readGossip() {
+	defer s.wg.Done()
+	for {
+		msg, err := s.sub.Next(s.ctx)
+		if err != nil {
+			return
+		}
+		if msg.ReceivedFrom == s.h.ID() && msg.GetFrom() == s.h.ID() {
+			continue
+		}
+		g, err := decodeGossip(msg.Data)
+		if err != nil {
+			continue
+		}
+		s.handleGossip(msg.GetFrom(), g)
+	}
+}
+
+func (s *Service) handleGossip(from peer.ID, g gossipMsg) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := s.tracked[g.cid]
+	switch g.typ {
+	case gossipAnnounce:
+		if t == nil {
+			if !s.cfg.autoFetch || s.closed || (s.latest.Defined() && g.version <= s.latestV) {
+				return
+			}
+			t = s.trackLocked(g.cid)
+			s.wg.Add(1)
+			go func() {
+				defer s.wg.Done()
+				m, err := s.Fetch(s.ctx, g.cid)
+				if err != nil {
+					if s.ctx.Err() == nil {
+						s.log.Warn("shardcast: auto-fetch failed", "manifest", g.cid, "err", err)
+					}
+					return
+				}
+				if s.cfg.onComplete != nil {
+					s.cfg.onComplete(g.cid, m)
+				}
+			}()
+		}
+		// The announcer holds the whole manifest.
+		if _, ok := t.holders[from]; !ok && len(t.holders) < maxTrackedPeers {
+			t.holders[from] = nil // nil: everything
+			t.signal()
+		}
+	case gossipHave:
+		if t == nil {
+			return
+		}
+		if g.shards == 0 { // a want
+			if t.own != nil && t.own.count() > 0 {
+				t.haveDue = true
+			}
+			return
+		}
+		if t.m != nil && g.shards != len(t.m.Shards) {
+			return // a have-map of another shape: malformed for this manifest
+		}
+		if _, known := t.holders[from]; !known {
+			if len(t.holders) >= maxTrackedPeers {
+				return
+			}
+			// A peer we did not know: tell it what we have.
+			if t.own != nil && t.own.count() > 0 {
+				t.haveDue = true
+			}
+		}
+		t.holders[from] = bitmap(g.bitmap)
+		t.signal()
+	}
+}
+
+// advertise publishes due have-maps, at most one per manifest per
+// haveInterval, and re-announces the newest complete manifest.
+func (s *Service) advertise() {
+	defer s.wg.Done()
+	tick := time.NewTicker(s.cfg.haveInterval)
+	defer tick.Stop()
+	lastAnnounce := time.Now()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case now := <-tick.C:
+			var msgs [][]byte
+			s.mu.Lock()
+			for _, t := range s.tracked {
+				if !t.haveDue || now.Sub(t.lastHave) < s.cfg.haveInterval {
+					continue
+				}
+				t.haveDue, t.lastHave = false, now
+				g := gossipMsg{typ: gossipHave, cid: t.c}
+				if t.m != nil {
+					g.shards, g.bitmap = len(t.m.Shards), append([]byte(nil), t.own...)
+				}
+				msgs = append(msgs, g.encode())
+			}
+			latest, latestV := s.latest, s.latestV
+			s.mu.Unlock()
+			if latest.Defined() && now.Sub(lastAnnounce) >= s.cfg.announceInterval {
+				lastAnnounce = now
+				msgs = append(msgs, gossipMsg{typ: gossipAnnounce, cid: latest, version: latestV}.encode())
+			}
+			for _, b := range msgs {
+				if err := s.topic.Publish(s.ctx, b); err != nil && s.ctx.Err() == nil {
+					s.log.Debug("shardcast: publish have-map", "err", err)
+				}
+			}
+		}
+	}
+}
