@@ -208,8 +208,10 @@ type Membership struct {
 	log   *slog.Logger
 	name  string
 
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+	stopBeat context.CancelFunc
+	beatDone chan struct{}
 
 	mu        sync.Mutex
 	closed    bool
@@ -286,9 +288,11 @@ func JoinMembership(ctx context.Context, h host.Host, ps *pubsub.PubSub, pool st
 	m.topic, m.sub = topic, sub
 	runCtx, cancel := context.WithCancel(context.Background())
 	m.cancel = cancel
-	m.wg.Add(3)
+	beatCtx, stopBeat := context.WithCancel(runCtx)
+	m.stopBeat, m.beatDone = stopBeat, make(chan struct{})
+	m.wg.Add(2)
 	go m.receive(runCtx)
-	go m.beat(runCtx)
+	go m.beat(beatCtx)
 	go m.detect(runCtx)
 	return m, nil
 }
@@ -525,7 +529,7 @@ func (m *Membership) setState(mem *Member, s MemberState, now time.Time) {
 
 // beat publishes a heartbeat every interval.
 func (m *Membership) beat(ctx context.Context) {
-	defer m.wg.Done()
+	defer close(m.beatDone)
 	t := time.NewTicker(m.cfg.Interval)
 	defer t.Stop()
 	for {
@@ -656,6 +660,9 @@ func (m *Membership) Leave(ctx context.Context) error {
 	if closed {
 		return ErrClosed
 	}
+	// No heartbeat may follow the deathrattle: it would revive us.
+	m.stopBeat()
+	<-m.beatDone
 	err := m.publish(ctx, KindDeathrattle)
 	if err == nil {
 		select {
@@ -686,6 +693,7 @@ func (m *Membership) Close() {
 	m.mu.Unlock()
 	m.cancel()
 	m.sub.Cancel()
+	<-m.beatDone
 	m.wg.Wait()
 	_ = m.ps.UnregisterTopicValidator(m.name)
 	_ = m.topic.Close()

@@ -214,7 +214,8 @@ func (r *wireReader) uvarint() uint64 {
 		return 0
 	}
 	v, n := binary.Uvarint(r.b)
-	if n <= 0 {
+	// Overlong encodings are refused so that every message has one encoding.
+	if n <= 0 || n != uvarintLen(v) {
 		r.fail("integer")
 		return 0
 	}
@@ -243,4 +244,13 @@ func (r *wireReader) bytes(limit int) []byte {
 	v := r.b[:n]
 	r.b = r.b[n:]
 	return v
+}
+
+func uvarintLen(v uint64) int {
+	n := 1
+	for v >= 0x80 {
+		v >>= 7
+		n++
+	}
+	return n
 }
