@@ -148,7 +148,7 @@ func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		counts := map[string]int{}
 		for _, mem := range m.Members() {
-			counts[mem.StateName]++
+			counts[mem.State.String()]++
 		}
 		for _, s := range []p2p.MemberState{p2p.StateAlive, p2p.StateSuspect, p2p.StateDead, p2p.StateLeft} {
 			ch <- prometheus.MustNewConstMetric(descMembers, prometheus.GaugeValue, float64(counts[s.String()]), pool, s.String())

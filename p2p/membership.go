@@ -113,11 +113,24 @@ func (s MemberState) String() string {
 	return "unknown"
 }
 
+// MarshalText encodes the state by name.
+func (s MemberState) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// UnmarshalText decodes a state name.
+func (s *MemberState) UnmarshalText(b []byte) error {
+	for _, v := range []MemberState{StateAlive, StateSuspect, StateDead, StateLeft} {
+		if v.String() == string(b) {
+			*s = v
+			return nil
+		}
+	}
+	return fmt.Errorf("p2p: unknown member state %q", b)
+}
+
 // Member is one peer in a pool's membership view.
 type Member struct {
 	ID                peer.ID     `json:"id"`
-	State             MemberState `json:"-"`
-	StateName         string      `json:"state"`
+	State             MemberState `json:"state"`
 	Seq               uint64      `json:"seq"`
 	OuterStep         uint64      `json:"outer_step"`
 	CheckpointVersion uint64      `json:"checkpoint_version"`
@@ -523,7 +536,6 @@ func (m *Membership) apply(hb *Heartbeat, now time.Time) {
 
 func (m *Membership) setState(mem *Member, s MemberState, now time.Time) {
 	mem.State = s
-	mem.StateName = s.String()
 	mem.Since = now
 }
 

@@ -91,6 +91,11 @@ func newRootCmd(g *globals) *cobra.Command {
 	// Subcommands: one constructor per file.
 	root.AddCommand(
 		newVersionCmd(g),
+		newIDCmd(g),
+		newBootstrapCmd(g),
+		newJoinCmd(g),
+		newStatusCmd(g),
+		newDevCmd(g),
 	)
 	return root
 }

@@ -1,0 +1,121 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/openpool/openpool/p2p"
+)
+
+// eventLine is one line of `openpool join --json`.
+type eventLine struct {
+	Time  time.Time `json:"time"`
+	Event string    `json:"event"`
+	Pool  string    `json:"pool,omitempty"`
+	Peer  string    `json:"peer"`
+	State string    `json:"state,omitempty"`
+	Self  bool      `json:"self,omitempty"`
+	Addrs []string  `json:"addrs,omitempty"`
+}
+
+func newJoinCmd(g *globals) *cobra.Command {
+	var (
+		f       nodeFlags
+		asJSON  bool
+		refresh time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "join <pool>",
+		Short: "Join a pool and show its live member table",
+		Long: "Join a pool: find its members through the bootstrap nodes and the DHT, gossip heartbeats,\n" +
+			"and show the live member table. SIGINT/SIGTERM leave cleanly with a deathrattle.",
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			pool := args[0]
+			if err := p2p.ValidatePoolID(pool); err != nil {
+				return usageError{err}
+			}
+			if len(f.bootstrap) == 0 {
+				return usagef("join needs at least one --bootstrap address (from `openpool bootstrap`)")
+			}
+			ctx := cmd.Context()
+			n, cleanup, err := startNode(ctx, g, &f)
+			if err != nil {
+				return err
+			}
+			defer cleanup()
+			defer n.Close()
+			enc := json.NewEncoder(g.stdout)
+			var addrs []string
+			for _, a := range n.Addrs() {
+				addrs = append(addrs, a.String())
+			}
+			if asJSON {
+				_ = enc.Encode(eventLine{Time: time.Now(), Event: "started", Peer: n.ID().String(), Addrs: addrs})
+			} else {
+				fmt.Fprintf(g.stdout, "peer %s (identity %s)\nstatus API http://%s/status\n", n.ID(), n.IdentityPath(), n.StatusAddr())
+			}
+			if err := n.Join(ctx, pool); err != nil {
+				return err
+			}
+			sub, err := n.Subscribe(pool, 1024)
+			if err != nil {
+				return err
+			}
+			defer sub.Close()
+			tty := false
+			if fd, ok := g.stdout.(*os.File); ok {
+				tty = term.IsTerminal(int(fd.Fd()))
+			}
+			tick := time.NewTicker(refresh)
+			defer tick.Stop()
+			var log []string
+			for {
+				select {
+				case <-ctx.Done():
+					// Close (deferred) sends the deathrattle.
+					if asJSON {
+						_ = enc.Encode(eventLine{Time: time.Now(), Event: "leaving", Pool: pool, Peer: n.ID().String()})
+					}
+					return nil
+				case ev, ok := <-sub.C:
+					if !ok {
+						return nil
+					}
+					line := eventLine{Time: ev.Time, Event: ev.Type.String(), Pool: ev.Pool, Peer: ev.Member.ID.String(), State: ev.Member.State.String(), Self: ev.Member.Self}
+					switch {
+					case asJSON:
+						_ = enc.Encode(line)
+					case tty:
+						log = append(log, fmt.Sprintf("%s  %-7s %s", line.Time.Format("15:04:05.000"), line.Event, line.Peer))
+						if len(log) > 10 {
+							log = log[len(log)-10:]
+						}
+					default:
+						fmt.Fprintf(g.stdout, "%s  %-7s %s\n", line.Time.Format("15:04:05.000"), line.Event, line.Peer)
+					}
+				case now := <-tick.C:
+					if asJSON {
+						continue
+					}
+					if tty {
+						fmt.Fprint(g.stdout, "\033[H\033[2J")
+					}
+					printMembers(g.stdout, pool, n.Members(pool), now)
+					for _, l := range log {
+						fmt.Fprintln(g.stdout, l)
+					}
+				}
+			}
+		},
+	}
+	f.register(cmd, []string{"/ip4/0.0.0.0/tcp/0", "/ip4/0.0.0.0/udp/0/quic-v1"})
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object per membership event instead of the table")
+	cmd.Flags().DurationVar(&refresh, "refresh", 2*time.Second, "how often the member table is redrawn")
+	return cmd
+}
