@@ -91,6 +91,7 @@ func newRootCmd(g *globals) *cobra.Command {
 	// Subcommands: one constructor per file.
 	root.AddCommand(
 		newVersionCmd(g),
+		newToplocCmd(g),
 		newIDCmd(g),
 		newBootstrapCmd(g),
 		newJoinCmd(g),
