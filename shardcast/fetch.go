@@ -88,7 +88,7 @@ func (s *Service) fetch(ctx context.Context, t *tracked) (*Manifest, error) {
 		}
 	}
 	s.mu.Lock()
-	t.m, t.own = m, own
+	s.setManifestLocked(t, m, own)
 	for p, bm := range t.holders {
 		if bm != nil && len(bm) != len(own) {
 			delete(t.holders, p)

@@ -8,6 +8,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p/core/network"
 )
 
@@ -16,6 +17,7 @@ const requestTimeout = 10 * time.Second
 
 // chunkSize is the unit of reads and writes of shard bytes.
 const chunkSize = 256 << 10
+
 
 // handleStream serves one request: a manifest, or a byte range of a shard.
 // A shard is hashed as it is sent; if its stored bytes no longer match its
@@ -59,6 +61,10 @@ func (s *Service) serveManifest(st network.Stream, req request) {
 func (s *Service) serveShard(st network.Stream, req request) {
 	if _, err := digestOf(req.cid); err != nil {
 		s.writeStatus(st, statusBadRequest)
+		return
+	}
+	if !s.admit(req.cid) {
+		s.writeStatus(st, statusBusy)
 		return
 	}
 	select {
@@ -106,8 +112,7 @@ func (s *Service) serveShard(st network.Stream, req request) {
 		}
 		lo, hi := max(pos, req.offset), min(pos+uint64(n), end)
 		if lo < hi {
-			_ = st.SetWriteDeadline(time.Now().Add(s.cfg.stallTimeout))
-			if _, err := st.Write(buf[lo-pos : hi-pos]); err != nil {
+			if err := s.upload(st, buf[lo-pos:hi-pos]); err != nil {
 				_ = st.Reset()
 				return
 			}
@@ -123,4 +128,54 @@ func (s *Service) serveShard(st network.Stream, req request) {
 		return
 	}
 	s.cnt.shardsServed.Add(1)
+}
+
+// admit decides whether to upload shard c now. The publisher of a
+// checkpoint first sends every shard once: while some shard has not gone
+// out yet, it answers Busy to a request for a shard it already sent if
+// another connected peer advertises that shard, so that the requester gets
+// it there and the publisher's upload goes to shards nobody else has
+// (BitTorrent's super-seeding). Every other upload is admitted.
+func (s *Service) admit(c cid.Cid) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	refs := s.index[c]
+	if len(refs) == 0 {
+		return true
+	}
+	t, i := refs[0].t, refs[0].i
+	if t.origin && t.unserved > 0 && t.served[i] > 0 {
+		for p, bm := range t.holders {
+			if (bm == nil || bm.has(i)) && s.h.Network().Connectedness(p) == network.Connected {
+				return false
+			}
+		}
+	}
+	if t.served[i] == 0 {
+		t.unserved--
+	}
+	t.served[i]++
+	return true
+}
+
+// rateBurst is the largest write under an upload rate limit.
+const rateBurst = 16 << 10
+
+// upload writes p to st, paced by the upload rate limit if there is one.
+func (s *Service) upload(st network.Stream, p []byte) error {
+	for len(p) > 0 {
+		n := len(p)
+		if s.rate != nil {
+			n = min(n, rateBurst)
+			if err := s.rate.WaitN(s.ctx, n); err != nil {
+				return err
+			}
+		}
+		_ = st.SetWriteDeadline(time.Now().Add(s.cfg.stallTimeout))
+		if _, err := st.Write(p[:n]); err != nil {
+			return err
+		}
+		p = p[n:]
+	}
+	return nil
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"golang.org/x/time/rate"
 )
 
 // Defaults of a Service.
@@ -57,6 +58,7 @@ type config struct {
 	autoFetch        bool
 	onComplete       func(cid.Cid, *Manifest)
 	seed             uint64
+	uploadRate       float64 // bytes per second; 0 = unlimited
 }
 
 // Option configures a Service.
@@ -85,6 +87,19 @@ func WithUploadSlots(n int) Option {
 			return fmt.Errorf("shardcast: upload slots %d, want 1..256", n)
 		}
 		c.uploadSlots = n
+		return nil
+	}
+}
+
+// WithUploadRate caps the bytes per second this node uploads, over all its
+// transfers (default: unlimited). Home nodes use it to keep their uplink
+// usable; tests use it to make transfers slower than gossip.
+func WithUploadRate(bytesPerSecond float64) Option {
+	return func(c *config) error {
+		if bytesPerSecond < 16<<10 {
+			return fmt.Errorf("shardcast: upload rate %.0f B/s below 16 KiB/s", bytesPerSecond)
+		}
+		c.uploadRate = bytesPerSecond
 		return nil
 	}
 }
@@ -172,6 +187,14 @@ type tracked struct {
 	haveDue  bool
 	lastHave time.Time
 	fetch    *fetchCall // in progress, or nil
+	served   []int      // uploads started per shard
+	unserved int        // shards never uploaded
+	origin   bool       // published here
+}
+
+type shardRef struct {
+	t *tracked
+	i int
 }
 
 type fetchCall struct {
@@ -201,6 +224,7 @@ type Service struct {
 	log   *slog.Logger
 	src   *sources
 	slots chan struct{}
+	rate  *rate.Limiter // nil: unlimited
 	cnt   counters
 
 	ctx    context.Context
@@ -209,7 +233,8 @@ type Service struct {
 
 	mu      sync.Mutex
 	tracked map[cid.Cid]*tracked
-	latest  cid.Cid // newest complete manifest, re-announced
+	index   map[cid.Cid][]shardRef // shard CID -> where it is in tracked manifests
+	latest  cid.Cid                // newest complete manifest, re-announced
 	latestV uint64
 	closed  bool
 }
@@ -244,6 +269,10 @@ func New(h host.Host, ps *pubsub.PubSub, st *Store, pool string, owner crypto.Pu
 		src:     newSources(cfg.seed),
 		slots:   make(chan struct{}, cfg.uploadSlots),
 		tracked: map[cid.Cid]*tracked{},
+		index:   map[cid.Cid][]shardRef{},
+	}
+	if cfg.uploadRate > 0 {
+		s.rate = rate.NewLimiter(rate.Limit(cfg.uploadRate), rateBurst)
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	if err := s.loadHeld(); err != nil {
@@ -284,13 +313,13 @@ func (s *Service) loadHeld() error {
 			continue
 		}
 		t := s.trackLocked(e.CID)
-		t.m = e.Manifest
-		t.own = newBitmap(len(e.Manifest.Shards))
+		own := newBitmap(len(e.Manifest.Shards))
 		for i, sh := range e.Manifest.Shards {
 			if s.store.HasShard(sh.CID, int64(sh.Size)) {
-				t.own.set(i)
+				own.set(i)
 			}
 		}
+		s.setManifestLocked(t, e.Manifest, own)
 		if e.Complete() && (!s.latest.Defined() || e.Manifest.Version > s.latestV) {
 			s.latest, s.latestV = e.CID, e.Manifest.Version
 		}
@@ -356,6 +385,18 @@ func (s *Service) Progress(c cid.Cid) (have, total int, haveBytes, totalBytes ui
 	return have, len(t.m.Shards), haveBytes, t.m.TotalSize(), true
 }
 
+// setManifestLocked records that t's manifest is m and we hold own.
+func (s *Service) setManifestLocked(t *tracked, m *Manifest, own bitmap) {
+	if t.m == nil {
+		for i, sh := range m.Shards {
+			s.index[sh.CID] = append(s.index[sh.CID], shardRef{t, i})
+		}
+		t.served = make([]int, len(m.Shards))
+		t.unserved = len(m.Shards)
+	}
+	t.m, t.own = m, own
+}
+
 func (s *Service) trackLocked(c cid.Cid) *tracked {
 	t := s.tracked[c]
 	if t == nil {
@@ -377,11 +418,12 @@ func (s *Service) Publish(ctx context.Context, key crypto.PrivKey, version uint6
 	}
 	s.mu.Lock()
 	t := s.trackLocked(c)
-	t.m = m
-	t.own = newBitmap(len(m.Shards))
+	own := newBitmap(len(m.Shards))
 	for i := range m.Shards {
-		t.own.set(i)
+		own.set(i)
 	}
+	s.setManifestLocked(t, m, own)
+	t.origin = true
 	t.haveDue = true
 	if !s.latest.Defined() || version >= s.latestV {
 		s.latest, s.latestV = c, version
@@ -410,6 +452,21 @@ func (s *Service) prune() {
 	}
 	s.mu.Lock()
 	for _, c := range removed {
+		if t := s.tracked[c]; t != nil && t.m != nil {
+			for _, sh := range t.m.Shards {
+				refs := s.index[sh.CID][:0]
+				for _, r := range s.index[sh.CID] {
+					if r.t != t {
+						refs = append(refs, r)
+					}
+				}
+				if len(refs) == 0 {
+					delete(s.index, sh.CID)
+				} else {
+					s.index[sh.CID] = refs
+				}
+			}
+		}
 		delete(s.tracked, c)
 	}
 	s.mu.Unlock()

@@ -220,9 +220,9 @@ func decodeGossip(b []byte) (gossipMsg, error) {
 // bitmap is a set of shard indexes.
 type bitmap []byte
 
-func newBitmap(n int) bitmap           { return make(bitmap, (n+7)/8) }
-func (b bitmap) has(i int) bool        { return b[i/8]&(1<<(i%8)) != 0 }
-func (b bitmap) set(i int)             { b[i/8] |= 1 << (i % 8) }
+func newBitmap(n int) bitmap    { return make(bitmap, (n+7)/8) }
+func (b bitmap) has(i int) bool { return b[i/8]&(1<<(i%8)) != 0 }
+func (b bitmap) set(i int)      { b[i/8] |= 1 << (i % 8) }
 func (b bitmap) count() (n int) {
 	for _, x := range b {
 		for ; x != 0; x &= x - 1 {
