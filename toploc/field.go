@@ -6,18 +6,26 @@ import "sync"
 // below 2^16, so that every coefficient fits a big-endian uint16.
 const Prime = 65497
 
-// inverses holds the multiplicative inverse of every non-zero element of
-// GF(Prime). It is computed once, on first use, and never written again; it
-// turns the divisions of Newton interpolation into table look-ups.
-var inverses = sync.OnceValue(func() []uint16 {
-	inv := make([]uint16, Prime)
+// inverses holds the multiplicative inverse of every element of GF(Prime)
+// (0 at 0 and above Prime, never used). It is computed once, on first use,
+// and never written again; it turns the divisions of Newton interpolation
+// into table look-ups. The array has 2^16 entries so that a uint16 index
+// needs no bounds check.
+var inverses = sync.OnceValue(func() *[1 << 16]uint16 {
+	var inv [1 << 16]uint16
 	inv[1] = 1
 	for i := uint32(2); i < Prime; i++ {
 		// inv(i) = -(p/i) * inv(p mod i)  (mod p)
 		inv[i] = uint16((Prime - (Prime/i)*uint32(inv[Prime%i])%Prime) % Prime)
 	}
-	return inv
+	return &inv
 })
+
+// subMod returns a - b mod Prime for a, b < Prime, without a branch.
+func subMod(a, b uint32) uint32 {
+	d := a - b
+	return d + Prime&uint32(int32(d)>>31)
+}
 
 // interpolate writes into c the coefficients, in ascending powers, of the
 // unique polynomial of degree < len(x) over GF(Prime) through the points
@@ -31,34 +39,38 @@ var inverses = sync.OnceValue(func() []uint16 {
 func interpolate(x, y, c, dd []uint32) {
 	n := len(x)
 	inv := inverses()
-	for i := range n {
-		dd[i] = y[i] % Prime
+	c = c[:n]
+	dd = dd[:n]
+	for i, v := range y[:n] {
+		dd[i] = v % Prime
 	}
+	// Level by level, in place: after level l, dd[t] holds the divided
+	// difference f[x_t .. x_{t+l}]; its first entry is the l-th Newton
+	// coefficient, kept in c until the expansion.
+	c[0] = dd[0]
 	for lvl := 1; lvl < n; lvl++ {
-		for i := n - 1; i >= lvl; i-- {
-			num := dd[i] + Prime - dd[i-1]
-			if num >= Prime {
-				num -= Prime
-			}
-			den := x[i] + Prime - x[i-lvl]
-			if den >= Prime {
-				den -= Prime
-			}
-			dd[i] = num * uint32(inv[den]) % Prime
+		m := n - lvl
+		lo, hi := dd[:m], dd[1:m+1]
+		xl, x0 := x[lvl:lvl+m], x[:m]
+		for t := range lo {
+			lo[t] = subMod(hi[t], lo[t]) * uint32(inv[uint16(subMod(xl[t], x0[t]))]) % Prime
 		}
+		c[lvl] = lo[0]
 	}
+	copy(dd, c)
 	// p(X) = dd0 + (X-x0)(dd1 + (X-x1)(dd2 + ...)): start with the innermost
 	// term and multiply out; deg is the degree of the polynomial in c.
 	c[0] = dd[n-1]
-	deg := 0
-	for i := n - 2; i >= 0; i-- {
+	for deg := 0; deg < n-1; deg++ {
+		i := n - 2 - deg
 		negx := (Prime - x[i]) % Prime
-		c[deg+1] = c[deg]
-		for j := deg; j >= 1; j-- {
-			c[j] = (c[j-1] + negx*c[j]) % Prime
+		prev := c[0]
+		c[0] = (negx*prev + dd[i]) % Prime
+		for j, cur := range c[1 : deg+1] {
+			c[j+1] = (prev + negx*cur) % Prime
+			prev = cur
 		}
-		c[0] = (negx*c[0] + dd[i]) % Prime
-		deg++
+		c[deg+1] = prev
 	}
 }
 
@@ -69,8 +81,9 @@ func interpolate(x, y, c, dd []uint32) {
 // CPU instead of waiting on one long dependency chain.
 func evaluate(coeffs []uint16, x []uint32, out []uint32) {
 	n := len(coeffs)
+	out = out[:len(x)]
 	top := uint32(coeffs[n-1]) % Prime
-	for i := range x {
+	for i := range out {
 		out[i] = top
 	}
 	for j := n - 2; j >= 0; j-- {

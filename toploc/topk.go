@@ -24,11 +24,22 @@ const (
 	laneOne    = 0x0001000100010001
 )
 
-// selector holds the scratch space of one top-k search; reuse it.
+// selector holds the scratch space of one top-k search; reuse it. It also
+// remembers the k-th key of the previous search as a hint for the next one:
+// consecutive chunks of one inference have similar magnitudes, so starting
+// just below the previous threshold skips the warm-up in which most elements
+// pass. The hint never changes the result: when fewer than k elements clear
+// it, the search runs again from scratch.
 type selector struct {
-	cand []uint64
-	idx  []uint32
+	cand    []uint64
+	idx     []uint32
+	hint    uint16
+	hasHint bool
 }
+
+// hintMargin lowers the hint by an eighth of an octave (bf16 keys have 128
+// steps per power of two), enough for the next chunk's k-th value to differ.
+const hintMargin = 16
 
 // rank packs a key and an index so that a larger value wins: higher key
 // first, lower index on equal keys.
@@ -43,80 +54,29 @@ func rankIndex(r uint64) uint32 { return ^uint32(r) }
 // and is valid until its next use. k must be in 1..len(bits) and len(bits)
 // below 2^31.
 func (s *selector) topK(bits []uint16, k int) []uint32 {
-	capacity := 8 * k
-	if capacity < 1024 {
-		capacity = 1024
-	}
+	capacity := max(4*k, 512)
 	if cap(s.cand) < capacity {
 		s.cand = make([]uint64, 0, capacity)
 	}
-	cand := s.cand[:0]
-	for i := range k {
-		cand = append(cand, rank(bits[i]&signMask16, i))
+	var cand []uint64
+	if s.hasHint && s.hint > hintMargin {
+		cand = s.scan(bits, k, 0, s.hint-hintMargin, s.cand[:0])
 	}
-	thr := minKey(cand)
-	add := laneOne * uint64(signMask16-thr)
-
-	// push admits element i; when the buffer is full it keeps the best k
-	// and raises the threshold.
-	push := func(i int, key uint16) {
-		cand = append(cand, rank(key, i))
-		if len(cand) == cap(cand) {
-			selectTop(cand, k)
-			cand = cand[:k]
-			thr = minKey(cand)
-			add = laneOne * uint64(signMask16-thr)
+	if len(cand) < k {
+		// No hint, or it was too high: seed with the first k elements,
+		// whose smallest key is a safe threshold.
+		cand = s.cand[:0]
+		for i := range k {
+			cand = append(cand, rank(bits[i]&signMask16, i))
 		}
-	}
-
-	i := k
-	n := len(bits)
-	// Scalar head up to an 8-byte boundary so the words below are aligned.
-	for ; i < n && uintptr(unsafe.Pointer(&bits[i]))%8 != 0; i++ {
-		if key := bits[i] & signMask16; key > thr {
-			push(i, key)
-		}
-	}
-	if nw := (n - i) / 4; nw > 0 {
-		words := unsafe.Slice((*uint64)(unsafe.Pointer(&bits[i])), nw)
-		base := i
-		w := 0
-		for ; w+4 <= len(words); w += 4 {
-			// key > thr  <=>  key + (0x7fff - thr) sets the lane's top bit;
-			// no lane can carry into the next because both terms are <= 0x7fff.
-			m := (((words[w] & laneLo) + add) | ((words[w+1] & laneLo) + add) |
-				((words[w+2] & laneLo) + add) | ((words[w+3] & laneLo) + add)) & laneHi
-			if m == 0 {
-				continue
-			}
-			for j := base + 4*w; j < base+4*w+16; j++ {
-				if key := bits[j] & signMask16; key > thr {
-					push(j, key)
-				}
-			}
-		}
-		for ; w < len(words); w++ {
-			if ((words[w]&laneLo)+add)&laneHi == 0 {
-				continue
-			}
-			for j := base + 4*w; j < base+4*w+4; j++ {
-				if key := bits[j] & signMask16; key > thr {
-					push(j, key)
-				}
-			}
-		}
-		i = base + 4*nw
-	}
-	for ; i < n; i++ {
-		if key := bits[i] & signMask16; key > thr {
-			push(i, key)
-		}
+		cand = s.scan(bits, k, k, minKey(cand), cand)
 	}
 	if len(cand) > k {
 		selectTop(cand, k)
 		cand = cand[:k]
 	}
 	s.cand = cand
+	s.hint, s.hasHint = minKey(cand), true
 	if cap(s.idx) < k {
 		s.idx = make([]uint32, k)
 	}
@@ -125,6 +85,69 @@ func (s *selector) topK(bits []uint16, k int) []uint32 {
 		out[j] = rankIndex(r)
 	}
 	return out
+}
+
+// scan appends to cand every element from index i on whose key exceeds the
+// threshold, cutting cand back to its best k (and raising the threshold)
+// whenever it fills. It returns cand, which holds the top k of what it saw
+// plus all the elements it was given if it saw at least k above thr.
+func (s *selector) scan(bits []uint16, k, i int, thr uint16, cand []uint64) []uint64 {
+	add := laneOne * uint64(signMask16-thr)
+	n := len(bits)
+	// admit pushes element j and, when cand is full, keeps the best k.
+	admit := func(j int, key uint16) {
+		cand = append(cand, rank(key, j))
+		if len(cand) == cap(cand) {
+			selectTop(cand, k)
+			cand = cand[:k]
+			thr = minKey(cand)
+			add = laneOne * uint64(signMask16-thr)
+		}
+	}
+	// Scalar head up to an 8-byte boundary so the words below are aligned.
+	for ; i < n && uintptr(unsafe.Pointer(&bits[i]))%8 != 0; i++ {
+		if key := bits[i] & signMask16; key > thr {
+			admit(i, key)
+		}
+	}
+	if nw := (n - i) / 4; nw > 0 {
+		words := unsafe.Slice((*uint64)(unsafe.Pointer(&bits[i])), nw)
+		base := i
+		for w := 0; w < len(words); {
+			// key > thr  <=>  key + (0x7fff - thr) sets the lane's top bit;
+			// no lane carries into the next since both terms are <= 0x7fff.
+			a := add
+			if len(words)-w >= 8 {
+				g := words[w : w+8 : w+8]
+				m := (((g[0] & laneLo) + a) | ((g[1] & laneLo) + a) | ((g[2] & laneLo) + a) | ((g[3] & laneLo) + a) |
+					((g[4] & laneLo) + a) | ((g[5] & laneLo) + a) | ((g[6] & laneLo) + a) | ((g[7] & laneLo) + a)) & laneHi
+				if m != 0 {
+					for j := base + 4*w; j < base+4*w+32; j++ {
+						if key := bits[j] & signMask16; key > thr {
+							admit(j, key)
+						}
+					}
+				}
+				w += 8
+				continue
+			}
+			if ((words[w]&laneLo)+a)&laneHi != 0 {
+				for j := base + 4*w; j < base+4*w+4; j++ {
+					if key := bits[j] & signMask16; key > thr {
+						admit(j, key)
+					}
+				}
+			}
+			w++
+		}
+		i = base + 4*nw
+	}
+	for ; i < n; i++ {
+		if key := bits[i] & signMask16; key > thr {
+			admit(i, key)
+		}
+	}
+	return cand
 }
 
 // minKey returns the key of the smallest rank in c.
