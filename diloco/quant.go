@@ -74,3 +74,11 @@ func dequantizeAdd(dst []float32, src []byte, scale float32) {
 func abs32(x float32) float32 { return math.Float32frombits(math.Float32bits(x) &^ (1 << 31)) }
 
 func isInf32(x float32) bool { return math.Float32bits(x)&0x7f800000 == 0x7f800000 }
+
+// Int8ErrorBound is the documented worst-case absolute error of one value of
+// an Int8 all-reduce among n peers, where sumAbsMax is the sum over peers of
+// the largest |x| in the chunk holding that value (the largest |x| of each
+// peer's whole vector is a valid, looser substitute). See the package doc.
+func Int8ErrorBound(n int, sumAbsMax float64) float64 {
+	return (1 + float64(n)/254) * sumAbsMax / 254
+}

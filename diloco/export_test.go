@@ -1,0 +1,6 @@
+package diloco
+
+// withFrameMutator lets a test corrupt or delay the frames a ring sends.
+func withFrameMutator(f func(phase, chunk int, frame []byte) []byte) RingOption {
+	return func(c *ringConfig) error { c.mutate = f; return nil }
+}
