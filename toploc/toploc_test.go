@@ -303,3 +303,29 @@ func TestProofEncodings(t *testing.T) {
 		}
 	}
 }
+
+// When two top-k indices collide mod 65497 the prover picks a smaller
+// modulus, and the verifier must reduce by that modulus (the reference's
+// Python path does not, and would reject this honest proof).
+func TestCollidingIndices(t *testing.T) {
+	const hidden = 4096
+	s := Sequence{DType: BF16, Hidden: hidden, States: make([]uint16, 32*hidden)}
+	r := rand.New(rand.NewPCG(8, 8))
+	for i := range s.States {
+		s.States[i] = uint16(r.IntN(0x3f00))
+	}
+	s.States[5] = 0x4480           // 1024
+	s.States[5+Prime] = 0xc4a0     // -1280
+	s.States[5+2*Prime-1] = 0x4400 // 512
+	p, err := Prove(context.Background(), s, WithParams(Params{ChunkSize: 32, TopK: 128, SkipPrefill: true}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := p.Chunks[0].Modulus; m == Prime {
+		t.Fatalf("modulus %d: indices 5 and 5+%d collide, want a smaller one", m, Prime)
+	}
+	res, err := Verify(context.Background(), p, gpuNoise(s, 1, 0.3))
+	if err != nil || !res.Accepted || res.Chunks[0].ExpMismatches > 2 {
+		t.Fatalf("%+v %v", res, err)
+	}
+}
