@@ -262,7 +262,7 @@ func (p *Proof) UnmarshalJSON(b []byte) error {
 	for i, s := range j.Proofs {
 		c, err := ParseChunkProof(s)
 		if err != nil {
-			return fmt.Errorf("chunk %d: %w", i, err)
+			return fmt.Errorf("%w (chunk %d)", err, i)
 		}
 		q.Chunks[i] = c
 	}
@@ -283,7 +283,7 @@ func ParseProof(b []byte) (*Proof, error) {
 		err = p.UnmarshalJSON(b)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("toploc: %w", err)
+		return nil, err
 	}
 	return &p, nil
 }

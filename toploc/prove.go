@@ -14,7 +14,7 @@ var (
 	// ErrRejected: the proof does not match the activations (Result.Err).
 	ErrRejected = errors.New("toploc: proof rejected")
 	// ErrInvalidProof: a proof that cannot be decoded or is out of limits.
-	ErrInvalidProof = errors.New("invalid proof")
+	ErrInvalidProof = errors.New("toploc: invalid proof")
 	// ErrInvalidInput: activations or options that cannot be proved or verified.
 	ErrInvalidInput = errors.New("toploc: invalid input")
 	// ErrTooFewValues: a chunk holds fewer values than TopK (the reference

@@ -91,10 +91,10 @@ func Verify(ctx context.Context, proof *Proof, s Sequence, opts ...Option) (Resu
 		return Result{}, err
 	}
 	if proof == nil {
-		return Result{}, fmt.Errorf("toploc: %w: nil proof", ErrInvalidProof)
+		return Result{}, fmt.Errorf("%w: nil proof", ErrInvalidProof)
 	}
 	if err := proof.Validate(); err != nil {
-		return Result{}, fmt.Errorf("toploc: %w", err)
+		return Result{}, err
 	}
 	if err := s.validate(); err != nil {
 		return Result{}, err
