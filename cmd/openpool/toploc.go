@@ -290,7 +290,7 @@ func readActivations(path string, af actFlags, skipPrefill bool) (toploc.Sequenc
 	if skipPrefill {
 		promptLen = 0
 	} else if promptLen <= 0 {
-		return seq, usagef("%s: the prompt's rows are unknown: pass --prompt-len N, or --skip-prefill, or store tensors \"prefill\" and \"decode\"", path)
+		return seq, usagef("%s: the prompt's rows are unknown: pass --prompt-len N or store tensors \"prefill\" and \"decode\" (or prove with --skip-prefill)", path)
 	}
 	seq.PromptLen = promptLen
 	if promptLen > seq.Rows() {
