@@ -33,6 +33,9 @@ var benchActs = sync.OnceValue(func() Sequence {
 // readWords sums buf over par goroutines: one read of every byte, the
 // memory-bandwidth bound of any pass over it.
 func readWords(buf []uint64, par int) uint64 {
+	if par == 1 {
+		return sumWords(buf)
+	}
 	var wg sync.WaitGroup
 	sums := make([]uint64, par)
 	part := (len(buf) + par - 1) / par
@@ -81,19 +84,34 @@ func benchPass(b *testing.B, seq Sequence, par int, pass func() error) {
 	words := asWords(seq.States)
 	bytes := int64(2 * len(seq.States))
 	b.SetBytes(bytes)
-	var readTime time.Duration
+	if par == 1 {
+		// Pin to one thread so that its CPU time can be read: under load the
+		// CPU-time ratio does not depend on how often we were descheduled.
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+	}
+	_, cpuOK := threadCPUTime()
+	var readTime, readCPU, passCPU time.Duration
 	for b.Loop() {
 		b.StopTimer()
 		t0 := time.Now()
+		c0, _ := threadCPUTime()
 		sink += readWords(words, par)
+		c1, _ := threadCPUTime()
 		readTime += time.Since(t0)
+		readCPU += c1 - c0
 		b.StartTimer()
 		if err := pass(); err != nil {
 			b.Fatal(err)
 		}
+		c2, _ := threadCPUTime()
+		passCPU += c2 - c1
 	}
 	b.ReportMetric(readTime.Seconds()/b.Elapsed().Seconds(), "ratio_to_membw")
 	b.ReportMetric(float64(b.N)*float64(bytes)/readTime.Seconds()/1e9, "membw_GB/s")
+	if par == 1 && cpuOK && passCPU > 0 {
+		b.ReportMetric(readCPU.Seconds()/passCPU.Seconds(), "cpu_ratio_to_membw")
+	}
 }
 
 func benchmarkProve(b *testing.B, par int) {

@@ -225,6 +225,19 @@ func Prove(ctx context.Context, s Sequence, opts ...Option) (*Proof, error) {
 // error. It stops early when ctx is done or a chunk fails.
 func forEachChunk(ctx context.Context, n, par int, newWorker func() func(int) error) error {
 	par = max(1, min(par, n))
+	if par == 1 {
+		// On the caller's goroutine: no hand-off for the common small case.
+		work := newWorker()
+		for i := range n {
+			if err := ctx.Err(); err != nil {
+				return fmt.Errorf("toploc: %w", err)
+			}
+			if err := work(i); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	var (
 		next    atomic.Int64
 		failed  atomic.Bool
