@@ -1,0 +1,738 @@
+package diloco
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+// Rounds forms leaderless all-reduce rounds for one pool over a gossip
+// topic (kind "rounds") and runs them on a Ring. Protocol, for outer step k
+// and attempt a (every message signed, pubsub strict signing names the
+// sender):
+//
+//  1. ready{k, a, spec}: "my pseudo-gradient for k is ready". spec names the
+//     vector (layout hash, length, mode); peers with another spec are not
+//     grouped with us.
+//  2. After the ready window (or as soon as every expected member
+//     announced), the group is the sorted set of peers whose ready with our
+//     spec arrived, minus peers excluded for protocol violations.
+//     confirm{k, a, group} publishes it. A peer that sees a confirm naming
+//     members it does not have merges them (the group only grows) and
+//     confirms again; the group is fixed when every member has confirmed
+//     the same list. A joiner that announces late is merged in while the
+//     group is still open; after that it waits for the next step.
+//  3. All members run the ring all-reduce in group order under a round ID
+//     hashed from (pool, k, a, group, spec).
+//  4. complete{k, a, group hash, result hash}. A member applies the result
+//     only when every member reported the same result hash: no partial or
+//     diverging result is ever applied.
+//
+// Any failure (a member missing a deadline, a dead or stalled neighbour, a
+// protocol violation, differing results) makes the peer publish abort{k, a,
+// blame} and start attempt a+1 from step 1 with its original data; dead
+// peers do not announce again, and peers blamed for protocol violations are
+// excluded for the rest of step k and ExcludeSteps more. After MaxAttempts
+// failed attempts Average returns ErrRoundFailed.
+type Rounds struct {
+	h     host.Host
+	ring  *Ring
+	pool  string
+	topic *pubsub.Topic
+	sub   *pubsub.Subscription
+	cfg   roundsConfig
+	log   *slog.Logger
+
+	cancel context.CancelFunc
+	done   chan struct{}
+
+	mu       sync.Mutex
+	attempts map[attemptKey]*attemptState
+	minStep  uint64
+	excluded map[peer.ID]uint64 // excluded until this step (inclusive)
+	changed  chan struct{}
+}
+
+type roundsConfig struct {
+	log            *slog.Logger
+	readyWindow    time.Duration
+	confirmTimeout time.Duration
+	commitTimeout  time.Duration
+	maxAttempts    int
+	excludeSteps   uint64
+	members        func() []peer.ID
+	mode           Mode
+}
+
+// RoundsOption configures Rounds.
+type RoundsOption func(*roundsConfig) error
+
+// WithRoundsLogger sets the logger.
+func WithRoundsLogger(l *slog.Logger) RoundsOption {
+	return func(c *roundsConfig) error { c.log = l; return nil }
+}
+
+// WithReadyWindow sets how long a peer collects ready announcements after
+// its own (default 5 s: several gossip heartbeats).
+func WithReadyWindow(d time.Duration) RoundsOption {
+	return func(c *roundsConfig) error { c.readyWindow = d; return positive("ready window", d) }
+}
+
+// WithConfirmTimeout bounds the wait for every member's confirmation
+// (default 10 s).
+func WithConfirmTimeout(d time.Duration) RoundsOption {
+	return func(c *roundsConfig) error { c.confirmTimeout = d; return positive("confirm timeout", d) }
+}
+
+// WithCommitTimeout bounds the wait for every member's result hash after the
+// all-reduce (default 10 s).
+func WithCommitTimeout(d time.Duration) RoundsOption {
+	return func(c *roundsConfig) error { c.commitTimeout = d; return positive("commit timeout", d) }
+}
+
+// WithMaxAttempts sets how many times a step's round is tried (default 3).
+func WithMaxAttempts(n int) RoundsOption {
+	return func(c *roundsConfig) error {
+		if n < 1 {
+			return fmt.Errorf("diloco: max attempts %d < 1", n)
+		}
+		c.maxAttempts = n
+		return nil
+	}
+}
+
+// WithMembers gives the pool's live members (from the membership layer):
+// the ready window closes early once all of them have announced.
+func WithMembers(f func() []peer.ID) RoundsOption {
+	return func(c *roundsConfig) error { c.members = f; return nil }
+}
+
+// WithMode sets the all-reduce encoding (default Int8).
+func WithMode(m Mode) RoundsOption {
+	return func(c *roundsConfig) error {
+		if m != Float32 && m != Int8 {
+			return fmt.Errorf("diloco: unknown mode %d", m)
+		}
+		c.mode = m
+		return nil
+	}
+}
+
+func positive(what string, d time.Duration) error {
+	if d <= 0 {
+		return fmt.Errorf("diloco: %s %v must be positive", what, d)
+	}
+	return nil
+}
+
+// Sentinel errors of Average.
+var (
+	// ErrRoundFailed: every attempt of the step failed; nothing was applied.
+	ErrRoundFailed = errors.New("diloco: round failed")
+	// ErrNotInGroup: the group was fixed without this peer (it announced
+	// too late); wait for the next step.
+	ErrNotInGroup = errors.New("diloco: not in the round's group")
+)
+
+// TopicName is the pool topic of a kind, "/openpool/pool/<pool>/<kind>/1.0.0"
+// (the format of p2p.TopicName).
+func TopicName(pool, kind string) string { return "/openpool/pool/" + pool + "/" + kind + "/1.0.0" }
+
+// maxRoundMsg bounds a round message (a confirm names up to maxGroupSize peers).
+const maxRoundMsg = 64 << 10
+
+// how many steps ahead of the current one we keep messages for
+const stepHorizon = 16
+
+type roundMsg struct {
+	V         int      `json:"v"`
+	Type      string   `json:"type"`
+	Step      uint64   `json:"step"`
+	Attempt   int      `json:"attempt"`
+	Spec      string   `json:"spec,omitempty"`
+	Group     []string `json:"group,omitempty"`
+	GroupHash string   `json:"group_hash,omitempty"`
+	Result    string   `json:"result,omitempty"`
+	Blame     string   `json:"blame,omitempty"`
+	Reason    string   `json:"reason,omitempty"`
+}
+
+type attemptKey struct {
+	step    uint64
+	attempt int
+}
+
+type attemptState struct {
+	ready     map[peer.ID]string    // peer -> spec
+	confirms  map[peer.ID][]peer.ID // peer -> group it confirmed
+	completes map[peer.ID]string    // peer -> group hash + result hash
+	aborts    map[peer.ID]roundMsg
+}
+
+// NewRounds joins the pool's rounds topic on ps and starts reading it; Close
+// stops the reader and leaves the topic.
+func NewRounds(h host.Host, ps *pubsub.PubSub, pool string, ring *Ring, opts ...RoundsOption) (*Rounds, error) {
+	cfg := roundsConfig{
+		log:            slog.Default(),
+		readyWindow:    5 * time.Second,
+		confirmTimeout: 10 * time.Second,
+		commitTimeout:  10 * time.Second,
+		maxAttempts:    3,
+		excludeSteps:   10,
+		mode:           Int8,
+	}
+	for _, o := range opts {
+		if err := o(&cfg); err != nil {
+			return nil, err
+		}
+	}
+	name := TopicName(pool, "rounds")
+	if err := ps.RegisterTopicValidator(name, validateRoundMsg); err != nil {
+		return nil, fmt.Errorf("diloco: rounds topic validator: %w", err)
+	}
+	topic, err := ps.Join(name)
+	if err != nil {
+		_ = ps.UnregisterTopicValidator(name)
+		return nil, fmt.Errorf("diloco: join %s: %w", name, err)
+	}
+	sub, err := topic.Subscribe()
+	if err != nil {
+		_ = topic.Close()
+		_ = ps.UnregisterTopicValidator(name)
+		return nil, fmt.Errorf("diloco: subscribe %s: %w", name, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &Rounds{
+		h: h, ring: ring, pool: pool, topic: topic, sub: sub, cfg: cfg, log: cfg.log,
+		cancel: cancel, done: make(chan struct{}),
+		attempts: map[attemptKey]*attemptState{}, excluded: map[peer.ID]uint64{},
+		changed: make(chan struct{}),
+	}
+	go r.read(ctx, ps, name)
+	return r, nil
+}
+
+// Close stops reading the topic and leaves it.
+func (r *Rounds) Close() error {
+	r.cancel()
+	<-r.done
+	return nil
+}
+
+// Topic returns the joined topic (tests use it to wait for the mesh).
+func (r *Rounds) Topic() *pubsub.Topic { return r.topic }
+
+func validateRoundMsg(_ context.Context, _ peer.ID, m *pubsub.Message) bool {
+	_, err := decodeRoundMsg(m.Data)
+	return err == nil
+}
+
+func decodeRoundMsg(b []byte) (roundMsg, error) {
+	var m roundMsg
+	if len(b) > maxRoundMsg {
+		return m, fmt.Errorf("%w: round message of %d bytes", ErrProtocol, len(b))
+	}
+	if err := json.Unmarshal(b, &m); err != nil {
+		return m, fmt.Errorf("%w: round message: %v", ErrProtocol, err)
+	}
+	if m.V != 1 || m.Attempt < 0 || m.Attempt > 1000 || len(m.Group) > maxGroupSize {
+		return m, fmt.Errorf("%w: round message v%d attempt %d group %d", ErrProtocol, m.V, m.Attempt, len(m.Group))
+	}
+	switch m.Type {
+	case "ready":
+		if m.Spec == "" {
+			return m, fmt.Errorf("%w: ready without spec", ErrProtocol)
+		}
+	case "confirm":
+		if len(m.Group) == 0 {
+			return m, fmt.Errorf("%w: confirm without group", ErrProtocol)
+		}
+		for _, s := range m.Group {
+			if _, err := peer.Decode(s); err != nil {
+				return m, fmt.Errorf("%w: confirm names %q: %v", ErrProtocol, s, err)
+			}
+		}
+	case "complete":
+		if len(m.Result) != 64 || len(m.GroupHash) != 64 {
+			return m, fmt.Errorf("%w: complete without hashes", ErrProtocol)
+		}
+	case "abort":
+	default:
+		return m, fmt.Errorf("%w: round message type %q", ErrProtocol, m.Type)
+	}
+	return m, nil
+}
+
+func (r *Rounds) read(ctx context.Context, ps *pubsub.PubSub, name string) {
+	defer close(r.done)
+	defer func() {
+		r.sub.Cancel()
+		_ = r.topic.Close()
+		_ = ps.UnregisterTopicValidator(name)
+	}()
+	for {
+		msg, err := r.sub.Next(ctx)
+		if err != nil {
+			return
+		}
+		m, err := decodeRoundMsg(msg.Data)
+		if err != nil {
+			continue // the validator already rejected these
+		}
+		r.record(msg.GetFrom(), m)
+	}
+}
+
+func (r *Rounds) record(from peer.ID, m roundMsg) {
+	r.log.Debug("diloco: round message", "from", from, "type", m.Type, "step", m.Step, "attempt", m.Attempt)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if m.Step < r.minStep || m.Step >= r.minStep+stepHorizon {
+		return
+	}
+	k := attemptKey{m.Step, m.Attempt}
+	st := r.attempts[k]
+	if st == nil {
+		if len(r.attempts) >= stepHorizon*16 {
+			return // bounded: a flood of attempts for future steps is ignored
+		}
+		st = &attemptState{ready: map[peer.ID]string{}, confirms: map[peer.ID][]peer.ID{}, completes: map[peer.ID]string{}, aborts: map[peer.ID]roundMsg{}}
+		r.attempts[k] = st
+	}
+	switch m.Type {
+	case "ready":
+		st.ready[from] = m.Spec
+	case "confirm":
+		g := make([]peer.ID, 0, len(m.Group))
+		for _, s := range m.Group {
+			id, _ := peer.Decode(s)
+			g = append(g, id)
+		}
+		st.confirms[from] = g
+	case "complete":
+		st.completes[from] = m.GroupHash + m.Result
+	case "abort":
+		st.aborts[from] = m
+		// A peer that reports a protocol violation by its neighbour gets
+		// that neighbour excluded everywhere, not only at the accuser.
+		if blamed, err := peer.Decode(m.Blame); err == nil && blamed != from && len(r.excluded) < maxGroupSize {
+			r.excluded[blamed] = m.Step + r.cfg.excludeSteps
+			r.log.Warn("diloco: peer dropped from rounds for a protocol violation", "peer", blamed, "reported_by", from, "step", m.Step, "reason", m.Reason)
+		}
+	}
+	close(r.changed)
+	r.changed = make(chan struct{})
+}
+
+// setMinStep forgets messages of steps before s.
+func (r *Rounds) setMinStep(s uint64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if s < r.minStep {
+		return
+	}
+	r.minStep = s
+	for k := range r.attempts {
+		if k.step < s {
+			delete(r.attempts, k)
+		}
+	}
+}
+
+// await calls cond under the lock until it returns true, the deadline
+// passes (false) or ctx ends.
+func (r *Rounds) await(ctx context.Context, deadline time.Time, cond func() bool) (bool, error) {
+	t := time.NewTimer(time.Until(deadline))
+	defer t.Stop()
+	for {
+		r.mu.Lock()
+		ok := cond()
+		ch := r.changed
+		r.mu.Unlock()
+		if ok {
+			return true, nil
+		}
+		select {
+		case <-ch:
+		case <-t.C:
+			return false, nil
+		case <-ctx.Done():
+			return false, ctx.Err()
+		}
+	}
+}
+
+func (r *Rounds) publish(ctx context.Context, m roundMsg) error {
+	m.V = 1
+	b, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	if err := r.topic.Publish(ctx, b); err != nil {
+		return fmt.Errorf("diloco: publish %s: %w", m.Type, err)
+	}
+	return nil
+}
+
+// Result is the outcome of a successful Average.
+type Result struct {
+	Step     uint64
+	Attempt  int
+	Group    []peer.ID
+	Stats    Stats
+	Hash     [32]byte // SHA-256 of the averaged vector, equal on every member
+	Excluded []peer.ID
+}
+
+// Spec names a vector to average: peers only group with equal specs.
+func Spec(layout [32]byte, elems int, mode Mode) string {
+	h := sha256.New()
+	h.Write(layout[:])
+	_ = binary.Write(h, binary.LittleEndian, uint64(elems))
+	h.Write([]byte{byte(mode)})
+	return hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+// Average averages src (read only) with the group that forms for outer step
+// step and leaves the mean in dst (same length, overwritten on every
+// attempt). layout identifies the model (tensor.Set.LayoutHash).
+func (r *Rounds) Average(ctx context.Context, step uint64, layout [32]byte, src, dst []float32) (Result, error) {
+	if len(src) != len(dst) {
+		return Result{}, fmt.Errorf("diloco: round %d: src has %d values, dst %d", step, len(src), len(dst))
+	}
+	r.setMinStep(step)
+	spec := Spec(layout, len(src), r.cfg.mode)
+	var lastErr error
+	for a := range r.cfg.maxAttempts {
+		if a > 0 {
+			select { // let aborts and deaths settle before re-announcing
+			case <-time.After(200 * time.Millisecond):
+			case <-ctx.Done():
+				return Result{}, ctx.Err()
+			}
+		}
+		res, err := r.attempt(ctx, step, a, spec, src, dst)
+		if err == nil {
+			res.Excluded = r.excludedAt(step)
+			return res, nil
+		}
+		if ctx.Err() != nil {
+			return Result{}, fmt.Errorf("diloco: round %d: %w", step, ctx.Err())
+		}
+		if errors.Is(err, ErrNotInGroup) {
+			return Result{}, fmt.Errorf("diloco: round %d: %w", step, err)
+		}
+		lastErr = err
+		r.log.Warn("diloco: round attempt failed", "step", step, "attempt", a, "err", err)
+	}
+	return Result{}, fmt.Errorf("%w: step %d after %d attempts: %w", ErrRoundFailed, step, r.cfg.maxAttempts, lastErr)
+}
+
+func (r *Rounds) excludedAt(step uint64) []peer.ID {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []peer.ID
+	for p, until := range r.excluded {
+		if until >= step {
+			out = append(out, p)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func (r *Rounds) isExcluded(p peer.ID, step uint64) bool {
+	until, ok := r.excluded[p]
+	return ok && until >= step
+}
+
+func (r *Rounds) attempt(ctx context.Context, step uint64, a int, spec string, src, dst []float32) (Result, error) {
+	self := r.h.ID()
+	key := attemptKey{step, a}
+	if err := r.publish(ctx, roundMsg{Type: "ready", Step: step, Attempt: a, Spec: spec}); err != nil {
+		return Result{}, err
+	}
+	// 1. ready window
+	var expected []peer.ID
+	if r.cfg.members != nil {
+		expected = r.cfg.members()
+	}
+	_, err := r.await(ctx, time.Now().Add(r.cfg.readyWindow), func() bool {
+		st := r.attempts[key]
+		if st == nil {
+			return false
+		}
+		if len(expected) == 0 {
+			return false
+		}
+		for _, p := range expected {
+			if _, ok := st.ready[p]; !ok && p != self && !r.isExcluded(p, step) {
+				return false
+			}
+		}
+		return true
+	})
+	if err != nil {
+		return Result{}, err
+	}
+	// 2. confirm until every member confirmed the same group
+	group := r.initialGroup(key, spec)
+	r.log.Debug("diloco: ready window closed", "step", step, "attempt", a, "ready", len(group))
+	published := []peer.ID(nil)
+	var agreed bool
+	deadline := time.Now().Add(r.cfg.confirmTimeout)
+	for !agreed {
+		if !slices.Equal(group, published) {
+			if err := r.publish(ctx, roundMsg{Type: "confirm", Step: step, Attempt: a, Group: idStrings(group)}); err != nil {
+				return Result{}, err
+			}
+			published = group
+		}
+		var merged []peer.ID
+		var notIn bool
+		ok, err := r.await(ctx, deadline, func() bool {
+			st := r.attempts[key]
+			if closedWithout(st, self) {
+				notIn = true
+				return true
+			}
+			merged = mergeGroups(group, st, func(p peer.ID) bool {
+				if r.isExcluded(p, step) {
+					return false
+				}
+				s, ok := st.ready[p]
+				return !ok || s == spec
+			})
+			if !slices.Equal(merged, group) {
+				return true
+			}
+			for _, p := range group {
+				if g, ok := st.confirms[p]; !ok || !slices.Equal(g, group) {
+					return false
+				}
+			}
+			agreed = true
+			return true
+		})
+		if err != nil {
+			return Result{}, err
+		}
+		if notIn {
+			return Result{}, ErrNotInGroup
+		}
+		if !ok {
+			return Result{}, fmt.Errorf("attempt %d: not every member of %d confirmed within %v", a, len(group), r.cfg.confirmTimeout)
+		}
+		if !agreed {
+			group = merged
+		}
+	}
+	r.log.Debug("diloco: round group fixed", "step", step, "attempt", a, "size", len(group))
+	gh := groupHash(group)
+	id := sha256.Sum256(fmt.Appendf(nil, "openpool/diloco/round\x00%s\x00%d\x00%d\x00%x\x00%s", r.pool, step, a, gh, spec))
+	// 3. all-reduce, cancelled by any member's abort
+	copy(dst, src)
+	actx, cancel := context.WithCancel(ctx)
+	stopWatch := r.watchAborts(actx, key, group, cancel)
+	stats, err := r.ring.AllReduce(actx, Round{ID: id, Group: group, Mode: r.cfg.mode}, dst)
+	stopWatch()
+	cancel()
+	if err != nil {
+		r.blame(ctx, step, a, err)
+		return Result{}, fmt.Errorf("attempt %d: %w", a, err)
+	}
+	// 4. commit
+	sum := sha256.Sum256(f32bytes(dst))
+	mine := hex.EncodeToString(gh[:]) + hex.EncodeToString(sum[:])
+	if err := r.publish(ctx, roundMsg{Type: "complete", Step: step, Attempt: a, GroupHash: hex.EncodeToString(gh[:]), Result: hex.EncodeToString(sum[:])}); err != nil {
+		return Result{}, err
+	}
+	var why error
+	ok, err := r.await(ctx, time.Now().Add(r.cfg.commitTimeout), func() bool {
+		st := r.attempts[key]
+		for _, p := range group {
+			if _, aborted := st.aborts[p]; aborted {
+				why = fmt.Errorf("member %s aborted", p)
+				return true
+			}
+			c, ok := st.completes[p]
+			if !ok {
+				return false
+			}
+			if c != mine {
+				why = fmt.Errorf("member %s reports result %s, ours is %s", p, c[64:], mine[64:])
+				return true
+			}
+		}
+		return true
+	})
+	if err != nil {
+		return Result{}, err
+	}
+	if !ok {
+		why = fmt.Errorf("not every member reported its result within %v", r.cfg.commitTimeout)
+	}
+	if why != nil {
+		_ = r.publish(ctx, roundMsg{Type: "abort", Step: step, Attempt: a, GroupHash: hex.EncodeToString(gh[:]), Reason: why.Error()})
+		return Result{}, fmt.Errorf("attempt %d: commit: %w", a, why)
+	}
+	return Result{Step: step, Attempt: a, Group: group, Stats: stats, Hash: sum}, nil
+}
+
+// initialGroup: announcers with our spec plus self, minus excluded, sorted.
+func (r *Rounds) initialGroup(key attemptKey, spec string) []peer.ID {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	g := []peer.ID{r.h.ID()}
+	if st := r.attempts[key]; st != nil {
+		for p, s := range st.ready {
+			if p == r.h.ID() {
+				continue
+			}
+			if s != spec {
+				r.log.Warn("diloco: peer is ready with another model or mode; not grouping with it", "peer", p, "step", key.step)
+				continue
+			}
+			if !r.isExcluded(p, key.step) {
+				g = append(g, p)
+			}
+		}
+	}
+	slices.Sort(g)
+	return g
+}
+
+// mergeGroups returns group plus every admissible peer that confirmed a
+// group, and every admissible peer named in such a confirm, sorted: the
+// group only grows, so peers that saw different ready sets converge.
+func mergeGroups(group []peer.ID, st *attemptState, admissible func(peer.ID) bool) []peer.ID {
+	out := slices.Clone(group)
+	if st == nil {
+		return out
+	}
+	add := func(q peer.ID) {
+		if !slices.Contains(out, q) && admissible(q) && len(out) < maxGroupSize {
+			out = append(out, q)
+		}
+	}
+	for p, g := range st.confirms {
+		if !admissible(p) {
+			continue
+		}
+		add(p)
+		for _, q := range g {
+			add(q)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// closedWithout reports whether some group not containing self has been
+// confirmed by all of its members: the round started without us.
+func closedWithout(st *attemptState, self peer.ID) bool {
+	if st == nil {
+		return false
+	}
+	for _, g := range st.confirms {
+		if slices.Contains(g, self) {
+			continue
+		}
+		all := true
+		for _, q := range g {
+			if c, ok := st.confirms[q]; !ok || !slices.Equal(c, g) {
+				all = false
+				break
+			}
+		}
+		if all {
+			return true
+		}
+	}
+	return false
+}
+
+// watchAborts cancels the all-reduce when a member publishes an abort.
+func (r *Rounds) watchAborts(ctx context.Context, key attemptKey, group []peer.ID, cancel context.CancelFunc) func() {
+	done := make(chan struct{})
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		wctx, wcancel := context.WithCancel(ctx)
+		defer wcancel()
+		go func() {
+			select {
+			case <-done:
+				wcancel()
+			case <-wctx.Done():
+			}
+		}()
+		ok, _ := r.await(wctx, time.Now().Add(24*time.Hour), func() bool {
+			st := r.attempts[key]
+			for _, p := range group {
+				if _, a := st.aborts[p]; a && p != r.h.ID() {
+					return true
+				}
+			}
+			return false
+		})
+		if ok {
+			cancel()
+		}
+	}()
+	return func() { close(done); <-stopped }
+}
+
+// blame publishes an abort; a protocol violation excludes the peer.
+func (r *Rounds) blame(ctx context.Context, step uint64, a int, err error) {
+	m := roundMsg{Type: "abort", Step: step, Attempt: a, Reason: err.Error()}
+	var pe *PeerError
+	if errors.As(err, &pe) && pe.Violation {
+		m.Blame = pe.Peer.String()
+		r.exclude(pe.Peer, step)
+		r.log.Warn("diloco: dropping peer that broke the all-reduce protocol", "peer", pe.Peer, "step", step, "attempt", a, "err", pe.Err)
+	}
+	if len(m.Reason) > 1024 {
+		m.Reason = m.Reason[:1024]
+	}
+	_ = r.publish(ctx, m)
+}
+
+func (r *Rounds) exclude(p peer.ID, step uint64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.excluded) < maxGroupSize {
+		r.excluded[p] = step + r.cfg.excludeSteps
+	}
+}
+
+func groupHash(g []peer.ID) [32]byte {
+	h := sha256.New()
+	for _, p := range g {
+		h.Write([]byte(p))
+		h.Write([]byte{0})
+	}
+	var out [32]byte
+	h.Sum(out[:0])
+	return out
+}
+
+func idStrings(g []peer.ID) []string {
+	out := make([]string, len(g))
+	for i, p := range g {
+		out[i] = p.String()
+	}
+	return out
+}
