@@ -79,7 +79,7 @@ func WithChainID(id uint64) Option {
 
 // WithMiner sets a function called after each transaction is sent, for
 // backends that produce blocks only on demand (go-ethereum's simulated
-// backend: pass its Commit).
+// backend: pass its Commit, serialised if several clients share it).
 func WithMiner(mine func()) Option {
 	return func(c *config) error { c.mine = mine; return nil }
 }
@@ -309,7 +309,7 @@ func (c *Client) wait(ctx context.Context, op string, tx *types.Transaction) (*t
 			}
 			return r, c.explainFailure(ctx, op, tx, r)
 		}
-		if !errors.Is(err, ethereum.NotFound) && !isTransient(err) {
+		if !errors.Is(err, ethereum.NotFound) && !isTransient(err) && !strings.Contains(err.Error(), "indexing is in progress") {
 			return nil, fmt.Errorf("ledger: %s: receipt of %s: %w", op, tx.Hash(), err)
 		}
 		select {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"math/big"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -26,6 +27,7 @@ type testEnv struct {
 	deployer *ledger.Client
 	dep      ledger.Deployment
 	params   ledger.DeployParams
+	mineMu   sync.Mutex // the simulated beacon's Commit is not safe for concurrent use
 }
 
 const testAccounts = 8
@@ -70,7 +72,7 @@ func newEnv(t *testing.T, p ledger.DeployParams) *testEnv {
 // client returns a client for account i.
 func (e *testEnv) client(i int, dep ledger.Deployment) *ledger.Client {
 	e.t.Helper()
-	c, err := ledger.New(e.ctx, e.sim.Client(), e.keys[i], dep, ledger.WithMiner(func() { e.sim.Commit() }), ledger.WithRetries(2, time.Millisecond))
+	c, err := ledger.New(e.ctx, e.sim.Client(), e.keys[i], dep, ledger.WithMiner(e.mine), ledger.WithRetries(2, time.Millisecond))
 	if err != nil {
 		e.t.Fatalf("client %d: %v", i, err)
 	}
@@ -93,9 +95,17 @@ func (e *testEnv) provider(i int, stake *big.Int) *ledger.Client {
 	return c
 }
 
+func (e *testEnv) mine() {
+	e.mineMu.Lock()
+	defer e.mineMu.Unlock()
+	e.sim.Commit()
+}
+
 // advance moves chain time forward by d (one empty block).
 func (e *testEnv) advance(d time.Duration) {
 	e.t.Helper()
+	e.mineMu.Lock()
+	defer e.mineMu.Unlock()
 	if err := e.sim.AdjustTime(d); err != nil {
 		e.t.Fatalf("adjust time: %v", err)
 	}

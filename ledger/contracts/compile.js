@@ -1,6 +1,7 @@
 // compile.js compiles src/*.sol with the solc version pinned in
 // package.json and writes build/<Contract>.abi (JSON) and build/<Contract>.bin
 // (hex creation bytecode). Run by `go generate ./ledger/...`.
+// Usage: node compile.js [outDir]   (default: build/)
 "use strict";
 const fs = require("fs");
 const path = require("path");
@@ -8,7 +9,7 @@ const solc = require("solc");
 
 const root = __dirname;
 const srcDir = path.join(root, "src");
-const outDir = path.join(root, "build");
+const outDir = process.argv[2] ? path.resolve(process.argv[2]) : path.join(root, "build");
 const contracts = ["DevStakeToken", "ComputeRegistry", "ComputePools"];
 
 const sources = {};
