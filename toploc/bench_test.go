@@ -166,6 +166,7 @@ func BenchmarkChunkInterpolate(b *testing.B) {
 	for i := range 128 {
 		p.x[i], p.y[i] = uint32(perm[i]), uint32(r.IntN(1<<16))
 	}
+	sortPoints(p.x, p.y, p.pairs)
 	for b.Loop() {
 		interpolate(p.x, p.y, p.c, p.dd)
 	}

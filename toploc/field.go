@@ -1,6 +1,9 @@
 package toploc
 
-import "sync"
+import (
+	"slices"
+	"sync"
+)
 
 // Prime is the field modulus of the proof polynomials: the largest prime
 // below 2^16, so that every coefficient fits a big-endian uint16.
@@ -27,10 +30,25 @@ func subMod(a, b uint32) uint32 {
 	return d + Prime&uint32(int32(d)>>31)
 }
 
+// sortPoints orders the points (x_i, y_i) by ascending x, using scratch
+// (len(x) long). The polynomial through them does not depend on their order.
+func sortPoints(x, y []uint32, scratch []uint64) {
+	scratch = scratch[:len(x)]
+	for i := range scratch {
+		scratch[i] = uint64(x[i])<<32 | uint64(y[i])
+	}
+	slices.Sort(scratch)
+	for i, v := range scratch {
+		x[i], y[i] = uint32(v>>32), uint32(v)
+	}
+}
+
 // interpolate writes into c the coefficients, in ascending powers, of the
 // unique polynomial of degree < len(x) over GF(Prime) through the points
-// (x_i, y_i). The x must be distinct and below Prime; the y may be any
-// uint32 (they are reduced). c and dd must be len(x) long; dd is scratch.
+// (x_i, y_i). The x must be strictly ascending (see sortPoints) and below
+// Prime, so that every difference x_j - x_i (j > i) is already reduced; the
+// y may be any uint32 (they are reduced). c and dd must be len(x) long; dd
+// is scratch.
 //
 // Newton's divided differences, then the Newton form is expanded from the
 // inside out (Horner on polynomials): k²/2 multiplications for each phase,
@@ -52,8 +70,10 @@ func interpolate(x, y, c, dd []uint32) {
 		m := n - lvl
 		lo, hi := dd[:m], dd[1:m+1]
 		xl, x0 := x[lvl:lvl+m], x[:m]
-		for t := range lo {
-			lo[t] = subMod(hi[t], lo[t]) * uint32(inv[uint16(subMod(xl[t], x0[t]))]) % Prime
+		cur := lo[0] // carried in a register: hi[t] is lo[t+1]
+		for t, next := range hi {
+			lo[t] = subMod(next, cur) * uint32(inv[uint16(xl[t]-x0[t])]) % Prime
+			cur = next
 		}
 		c[lvl] = lo[0]
 	}

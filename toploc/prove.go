@@ -277,6 +277,7 @@ type prover struct {
 	sel      selector
 	x, y, dd []uint32
 	c        []uint32
+	pairs    []uint64
 	seen     [65536 / 64]uint64
 }
 
@@ -287,6 +288,7 @@ var ErrNoModulus = errors.New("no injective modulus")
 func (p *prover) grow(k int) {
 	if cap(p.x) < k {
 		p.x, p.y, p.dd, p.c = make([]uint32, k), make([]uint32, k), make([]uint32, k), make([]uint32, k)
+		p.pairs = make([]uint64, k)
 	}
 	p.x, p.y, p.dd, p.c = p.x[:k], p.y[:k], p.dd[:k], p.c[:k]
 }
@@ -304,6 +306,7 @@ func (p *prover) prove(v []uint16, k int, out []uint16) (uint16, error) {
 		p.x[i] = ix % m
 		p.y[i] = uint32(v[ix])
 	}
+	sortPoints(p.x, p.y, p.pairs)
 	interpolate(p.x, p.y, p.c, p.dd)
 	for i, c := range p.c {
 		out[i] = uint16(c)

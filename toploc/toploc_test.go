@@ -246,6 +246,7 @@ func TestInterpolateEvaluate(t *testing.T) {
 			x[i], y[i] = uint32(perm[i]), uint32(r.IntN(1<<16))
 		}
 		c, dd := make([]uint32, n), make([]uint32, n)
+		sortPoints(x, y, make([]uint64, n))
 		interpolate(x, y, c, dd)
 		coeffs := make([]uint16, n)
 		for i, v := range c {

@@ -135,6 +135,7 @@ func testInterpolationCases(t *testing.T, v vector) {
 			p.x[j] = x % m
 			p.y[j] = c.Y[j]
 		}
+		sortPoints(p.x, p.y, p.pairs)
 		interpolate(p.x, p.y, p.c, p.dd)
 		got := ChunkProof{Modulus: uint16(m), Coeffs: make([]uint16, len(c.X))}
 		for j, cc := range p.c {
@@ -151,8 +152,8 @@ func testInterpolationCases(t *testing.T, v vector) {
 		ys := make([]uint32, len(c.X))
 		evaluate(got.Coeffs, p.x, ys)
 		for j := range ys {
-			if ys[j] != c.Y[j]%Prime {
-				t.Errorf("case %d: p(%d) = %d, want %d", i, p.x[j], ys[j], c.Y[j]%Prime)
+			if ys[j] != p.y[j]%Prime {
+				t.Errorf("case %d: p(%d) = %d, want %d", i, p.x[j], ys[j], p.y[j]%Prime)
 			}
 		}
 	}
