@@ -23,6 +23,9 @@ func isBusy(err error) bool {
 	return errors.Is(err, ErrPeerBusy) || errors.Is(err, context.Canceled)
 }
 
+// deferFor is how long a peer that deferred a shard is not asked for it.
+const deferFor = 2 * time.Second
+
 // Fetch obtains manifest c and every shard of it, and returns the manifest
 // once all shards are verified and stored. The manifest must be signed by
 // the pool owner and be of this pool. Shards already in the store are
@@ -98,7 +101,7 @@ func (s *Service) fetch(ctx context.Context, t *tracked) (*Manifest, error) {
 	t.signal()
 	s.mu.Unlock()
 
-	f := &fetchRun{s: s, t: t, m: m, need: need, inflight: make([]bool, len(m.Shards)), partials: map[int]*partial{}}
+	f := &fetchRun{s: s, t: t, m: m, need: need, inflight: make([]bool, len(m.Shards)), partials: map[int]*partial{}, deferred: map[int]map[peer.ID]time.Time{}}
 	if err := f.run(ctx); err != nil {
 		return nil, wrap(err)
 	}
@@ -200,6 +203,7 @@ type fetchRun struct {
 	need     int
 	inflight []bool
 	partials map[int]*partial
+	deferred map[int]map[peer.ID]time.Time // shard -> peers that deferred it, until
 }
 
 func (f *fetchRun) run(ctx context.Context) error {
@@ -273,6 +277,16 @@ func (f *fetchRun) worker(ctx context.Context) error {
 			}
 		case errors.Is(err, ErrPeerNotFound):
 			f.dropHolderLocked(p, i)
+		case errors.Is(err, ErrPeerBusy):
+			s.cnt.busy.Add(1)
+		case errors.Is(err, ErrPeerDefer):
+			if f.deferred[i] == nil {
+				f.deferred[i] = map[peer.ID]time.Time{}
+			}
+			f.deferred[i][p] = time.Now().Add(deferFor)
+		case ctx.Err() == nil:
+			s.cnt.failed.Add(1)
+			s.log.Debug("shardcast: shard request failed", "peer", p, "shard", i, "err", err)
 		}
 		if err != nil && part != nil && part.w.open() {
 			if part.w.Written() > 0 {
@@ -344,7 +358,7 @@ func (f *fetchRun) pickLocked(now time.Time) (int, peer.ID) {
 	for _, c := range list {
 		peers = peers[:0]
 		for p, bm := range f.t.holders {
-			if bm == nil || bm.has(c.i) {
+			if (bm == nil || bm.has(c.i)) && !now.Before(f.deferred[c.i][p]) {
 				peers = append(peers, p)
 			}
 		}

@@ -18,6 +18,8 @@ const requestTimeout = 10 * time.Second
 // chunkSize is the unit of reads and writes of shard bytes.
 const chunkSize = 256 << 10
 
+// queueWait bounds how long a request waits for an upload slot.
+const queueWait = time.Second
 
 // handleStream serves one request: a manifest, or a byte range of a shard.
 // A shard is hashed as it is sent; if its stored bytes no longer match its
@@ -64,16 +66,14 @@ func (s *Service) serveShard(st network.Stream, req request) {
 		return
 	}
 	if !s.admit(req.cid) {
+		s.writeStatus(st, statusDefer)
+		return
+	}
+	if !s.acquireSlot() {
 		s.writeStatus(st, statusBusy)
 		return
 	}
-	select {
-	case s.slots <- struct{}{}:
-		defer func() { <-s.slots }()
-	default:
-		s.writeStatus(st, statusBusy)
-		return
-	}
+	defer func() { <-s.slots }()
 	info, err := os.Stat(s.store.shardPath(req.cid))
 	if err != nil || !info.Mode().IsRegular() || info.Size() > MaxShardSize {
 		s.writeStatus(st, statusNotFound)
@@ -130,12 +130,39 @@ func (s *Service) serveShard(st network.Stream, req request) {
 	s.cnt.shardsServed.Add(1)
 }
 
+// acquireSlot takes an upload slot. When all are taken, up to as many
+// requests again wait for one, at most queueWait: a queued request starts
+// the moment a slot frees, where a Busy answer would cost the requester a
+// round trip (long on a loaded link) before it asks again.
+func (s *Service) acquireSlot() bool {
+	select {
+	case s.slots <- struct{}{}:
+		return true
+	default:
+	}
+	if s.queued.Add(1) > int64(cap(s.slots)) {
+		s.queued.Add(-1)
+		return false
+	}
+	defer s.queued.Add(-1)
+	timer := time.NewTimer(queueWait)
+	defer timer.Stop()
+	select {
+	case s.slots <- struct{}{}:
+		return true
+	case <-timer.C:
+		return false
+	case <-s.ctx.Done():
+		return false
+	}
+}
+
 // admit decides whether to upload shard c now. The publisher of a
-// checkpoint first sends every shard once: while some shard has not gone
-// out yet, it answers Busy to a request for a shard it already sent if
-// another connected peer advertises that shard, so that the requester gets
-// it there and the publisher's upload goes to shards nobody else has
-// (BitTorrent's super-seeding). Every other upload is admitted.
+// checkpoint sends every shard once before it sends any shard twice: while
+// some shard has not gone out, a request for one that has is deferred (the
+// requester asks for another shard, and gets this one from the peer that
+// has it). The publisher's upload thus brings a new shard into the swarm
+// every time (BitTorrent's super-seeding). Every other upload is admitted.
 func (s *Service) admit(c cid.Cid) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -145,11 +172,7 @@ func (s *Service) admit(c cid.Cid) bool {
 	}
 	t, i := refs[0].t, refs[0].i
 	if t.origin && t.unserved > 0 && t.served[i] > 0 {
-		for p, bm := range t.holders {
-			if (bm == nil || bm.has(i)) && s.h.Network().Connectedness(p) == network.Connected {
-				return false
-			}
-		}
+		return false
 	}
 	if t.served[i] == 0 {
 		t.unserved--

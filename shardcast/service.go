@@ -169,10 +169,12 @@ type Stats struct {
 	ShardsServed  int64
 	HashFailures  int64 // shards received whose bytes did not match their CID
 	BadManifests  int64 // manifests received that did not verify
+	Busy          int64 // requests answered Busy
+	Failed        int64 // requests that failed otherwise (stall, reset, dial)
 }
 
 type counters struct {
-	bytesFetched, shardsFetched, bytesServed, shardsServed, hashFailures, badManifests atomic.Int64
+	bytesFetched, shardsFetched, bytesServed, shardsServed, hashFailures, badManifests, busy, failed atomic.Int64
 }
 
 // tracked is what a Service knows about one manifest it holds or fetches.
@@ -213,19 +215,20 @@ func (t *tracked) signal() {
 // fetches manifests. One host serves one Store: if a host runs Services for
 // several pools, they must share the Store.
 type Service struct {
-	h     host.Host
-	ps    *pubsub.PubSub
-	topic *pubsub.Topic
-	sub   *pubsub.Subscription
-	store *Store
-	pool  string
-	owner crypto.PubKey
-	cfg   config
-	log   *slog.Logger
-	src   *sources
-	slots chan struct{}
-	rate  *rate.Limiter // nil: unlimited
-	cnt   counters
+	h      host.Host
+	ps     *pubsub.PubSub
+	topic  *pubsub.Topic
+	sub    *pubsub.Subscription
+	store  *Store
+	pool   string
+	owner  crypto.PubKey
+	cfg    config
+	log    *slog.Logger
+	src    *sources
+	slots  chan struct{}
+	queued atomic.Int64  // requests waiting for a slot
+	rate   *rate.Limiter // nil: unlimited
+	cnt    counters
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -358,6 +361,8 @@ func (s *Service) Stats() Stats {
 		ShardsServed:  s.cnt.shardsServed.Load(),
 		HashFailures:  s.cnt.hashFailures.Load(),
 		BadManifests:  s.cnt.badManifests.Load(),
+		Busy:          s.cnt.busy.Load(),
+		Failed:        s.cnt.failed.Load(),
 	}
 }
 

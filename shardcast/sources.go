@@ -1,6 +1,7 @@
 package shardcast
 
 import (
+	"errors"
 	"math/rand/v2"
 	"sync"
 	"time"
@@ -23,7 +24,11 @@ const (
 	busyBackoff = 100 * time.Millisecond
 	// downBackoff is how long a peer we could not reach is not asked again;
 	// it doubles per consecutive failure up to maxDownBackoff.
-	downBackoff    = 500 * time.Millisecond
+	downBackoff = 500 * time.Millisecond
+	// maxPerSource bounds one fetcher's requests in flight to one peer, so
+	// that its downloads spread over several uplinks instead of queueing
+	// on the one that has the rarest shards.
+	maxPerSource   = 2
 	maxDownBackoff = 30 * time.Second
 )
 
@@ -77,7 +82,7 @@ func (s *sources) pick(candidates []peer.ID, now time.Time) peer.ID {
 	var total float64
 	for _, p := range candidates {
 		st := s.get(p)
-		if st.banned || now.Before(st.notBefore) {
+		if st.banned || now.Before(st.notBefore) || st.inflight >= maxPerSource {
 			continue
 		}
 		tp := st.throughput
@@ -129,6 +134,8 @@ func (s *sources) done(p peer.ID, n int64, d time.Duration, err error, now time.
 				st.throughput = emaAlpha*tp + (1-emaAlpha)*st.throughput
 			}
 		}
+	case errors.Is(err, ErrPeerDefer):
+		// Not a verdict on the peer: it has other shards to give.
 	case isBusy(err):
 		st.notBefore = now.Add(busyBackoff)
 	default:

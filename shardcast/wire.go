@@ -44,12 +44,14 @@ const (
 	statusNotFound   byte = 1
 	statusBusy       byte = 2
 	statusBadRequest byte = 3
+	statusDefer      byte = 4 // "not this shard from me now; ask another peer"
 )
 
 // Errors of the wire protocol, for callers that choose another source.
 var (
 	ErrPeerBusy     = errors.New("shardcast: peer busy")
 	ErrPeerNotFound = errors.New("shardcast: peer does not have it")
+	ErrPeerDefer    = errors.New("shardcast: peer defers this shard to others")
 	ErrBadResponse  = errors.New("shardcast: malformed response")
 	ErrBadMessage   = errors.New("shardcast: malformed gossip message")
 )
@@ -121,6 +123,8 @@ func readResponseHeader(r io.ByteReader, limit uint64) (uint64, error) {
 		return 0, ErrPeerNotFound
 	case statusBusy:
 		return 0, ErrPeerBusy
+	case statusDefer:
+		return 0, ErrPeerDefer
 	case statusBadRequest:
 		return 0, fmt.Errorf("%w: peer says bad request", ErrBadResponse)
 	default:

@@ -1,0 +1,120 @@
+package shardcast
+
+import (
+	"crypto/sha256"
+	"io"
+	"log/slog"
+	"net"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/openpool/openpool/internal/swarmtest"
+)
+
+// BenchmarkShardTransferVsTCP moves one shard over a libp2p stream between
+// two loopback hosts (security, muxer, the server hashing what it sends, the
+// client hashing what it receives) and the same bytes over a plain TCP
+// socket between the same process's goroutines, alternately, and reports the
+// ratio of the best throughputs (target >= 0.8).
+func BenchmarkShardTransferVsTCP(b *testing.B) {
+	for _, size := range []int{DefaultShardSize, MaxShardSize} {
+		b.Run(sizeName(size), func(b *testing.B) { benchTransfer(b, size) })
+	}
+}
+
+func sizeName(n int) string {
+	return map[int]string{DefaultShardSize: "shard=4MiB", MaxShardSize: "shard=64MiB"}[n]
+}
+
+func benchTransfer(b *testing.B, size int) {
+	owner := newKey(b)
+	hs := swarmtest.Hosts(b, 2)
+	swarmtest.Connect(b, hs[0], hs[1])
+	pss := swarmtest.GossipSubs(b, hs)
+	st0, err := OpenStore(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	st1, err := OpenStore(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	quiet := WithLogger(slog.New(slog.DiscardHandler))
+	src, err := New(hs[0], pss[0], st0, testPool, owner.GetPublic(), quiet)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = src.Close() })
+	dst, err := New(hs[1], pss[1], st1, testPool, owner.GetPublic(), quiet)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = dst.Close() })
+	data := randomBytes(b, size)
+	c := ShardCID(data)
+	if err := src.store.PutShard(c, data); err != nil {
+		b.Fatal(err)
+	}
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer conn.Close()
+				_, _ = conn.Write(data)
+			}()
+		}
+	}()
+	rawOnce := func() time.Duration {
+		t0 := time.Now()
+		conn, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer conn.Close()
+		n, err := io.Copy(io.Discard, conn)
+		if err != nil || n != int64(size) {
+			b.Fatalf("raw tcp: %d bytes, %v", n, err)
+		}
+		return time.Since(t0)
+	}
+	shardOnce := func() time.Duration {
+		t0 := time.Now()
+		h := sha256.New()
+		n, err := dst.requestShard(b.Context(), hs[0].ID(), c, 0, uint64(size), h)
+		if err != nil || n != int64(size) {
+			b.Fatalf("shard: %d bytes, %v", n, err)
+		}
+		if !cidFromDigest(h.Sum(nil)).Equals(c) {
+			b.Fatal("hash mismatch")
+		}
+		return time.Since(t0)
+	}
+	shardOnce() // dial, negotiate, warm up
+	rawOnce()
+	var raw, shard []time.Duration
+	b.ResetTimer()
+	for range b.N {
+		shard = append(shard, shardOnce())
+		raw = append(raw, rawOnce())
+	}
+	b.StopTimer()
+	sort.Slice(raw, func(i, j int) bool { return raw[i] < raw[j] })
+	sort.Slice(shard, func(i, j int) bool { return shard[i] < shard[j] })
+	mbps := func(d time.Duration) float64 { return float64(size) / d.Seconds() / 1e6 }
+	// Medians: robust to the other processes on a shared machine.
+	rawM, shardM := mbps(raw[len(raw)/2]), mbps(shard[len(shard)/2])
+	b.ReportMetric(shardM, "shard-MB/s")
+	b.ReportMetric(rawM, "tcp-MB/s")
+	b.ReportMetric(shardM/rawM, "ratio")
+	b.SetBytes(int64(size))
+}

@@ -1,0 +1,317 @@
+//go:build lab
+
+package shardcast
+
+// The network lab: every node is a labnode process in its own Linux network
+// namespace, attached by a veth pair to a bridge in a switch namespace. Both
+// ends of every veth are shaped with tc tbf to the same rate B, so each node
+// has B up and B down. Nothing outside these namespaces is touched; they
+// are deleted at the end. Needs root, ip and tc.
+//
+// Knobs (environment): SHARDCAST_LAB_MBIT (B, default 40),
+// SHARDCAST_LAB_MIB (S, default 32), SHARDCAST_LAB_SHARD_KIB (default 1024).
+
+import (
+	"bufio"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/crypto"
+)
+
+func envInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
+		return v
+	}
+	return def
+}
+
+type lab struct {
+	t      *testing.T
+	tag    string
+	sw     string
+	nodes  []string // namespace names
+	ips    []string
+	procs  []*labProc
+	binary string
+}
+
+type labProc struct {
+	cmd   *exec.Cmd
+	in    io.WriteCloser
+	lines chan string
+	id    string
+	addr  string
+}
+
+func sh(t *testing.T, args ...string) {
+	t.Helper()
+	out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+}
+
+func buildLabNode(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "labnode")
+	out, err := exec.Command("go", "build", "-o", bin, "github.com/openpool/openpool/shardcast/internal/labnode").CombinedOutput()
+	if err != nil {
+		t.Fatalf("build labnode: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// newLab creates n node namespaces on a shaped star around a bridge.
+func newLab(t *testing.T, n int, mbit int) *lab {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("the lab needs root")
+	}
+	if _, err := exec.LookPath("tc"); err != nil {
+		t.Skip("the lab needs tc")
+	}
+	l := &lab{t: t, tag: fmt.Sprintf("sc%04x", rand.IntN(1<<16))}
+	l.sw = l.tag + "sw"
+	t.Cleanup(l.destroy)
+	sh(t, "ip", "netns", "add", l.sw)
+	sh(t, "ip", "-n", l.sw, "link", "add", "br0", "type", "bridge")
+	sh(t, "ip", "-n", l.sw, "link", "set", "br0", "up")
+	rate := fmt.Sprintf("%dmbit", mbit)
+	// The burst must hold a few full-size segments at this rate; the queue
+	// (latency) bounds how much TCP can buffer in the shaper.
+	burst := fmt.Sprintf("%dkb", max(64, mbit/8))
+	for i := range n {
+		ns := fmt.Sprintf("%sn%d", l.tag, i)
+		host := fmt.Sprintf("%sh%d", l.tag, i)
+		port := fmt.Sprintf("%sp%d", l.tag, i)
+		ip := fmt.Sprintf("10.77.%d.%d", (i+1)/250, (i+1)%250+1)
+		l.nodes = append(l.nodes, ns)
+		l.ips = append(l.ips, ip)
+		sh(t, "ip", "netns", "add", ns)
+		sh(t, "ip", "-n", ns, "link", "add", host, "type", "veth", "peer", "name", port, "netns", l.sw)
+		sh(t, "ip", "-n", ns, "addr", "add", ip+"/16", "dev", host)
+		sh(t, "ip", "-n", ns, "link", "set", host, "up")
+		sh(t, "ip", "-n", ns, "link", "set", "lo", "up")
+		sh(t, "ip", "-n", l.sw, "link", "set", port, "master", "br0")
+		sh(t, "ip", "-n", l.sw, "link", "set", port, "up")
+		sh(t, "ip", "netns", "exec", ns, "tc", "qdisc", "add", "dev", host, "root", "tbf", "rate", rate, "burst", burst, "latency", "50ms")
+		sh(t, "ip", "netns", "exec", l.sw, "tc", "qdisc", "add", "dev", port, "root", "tbf", "rate", rate, "burst", burst, "latency", "50ms")
+	}
+	return l
+}
+
+func (l *lab) destroy() {
+	for _, p := range l.procs {
+		if p != nil && p.cmd.Process != nil {
+			_, _ = io.WriteString(p.in, "QUIT\n")
+			done := make(chan struct{})
+			go func() { _ = p.cmd.Wait(); close(done) }()
+			select {
+			case <-done:
+			case <-time.After(5 * time.Second):
+				_ = p.cmd.Process.Kill()
+				<-done
+			}
+		}
+	}
+	for _, ns := range append(l.nodes, l.sw) {
+		_ = exec.Command("ip", "netns", "del", ns).Run()
+	}
+}
+
+// start runs labnode in every namespace; node 0 may publish.
+func (l *lab) start(owner crypto.PrivKey, extra ...string) {
+	t := l.t
+	if l.binary == "" {
+		l.binary = buildLabNode(t)
+	}
+	pub, _ := crypto.MarshalPublicKey(owner.GetPublic())
+	priv, _ := crypto.MarshalPrivateKey(owner)
+	keyFile := filepath.Join(t.TempDir(), "owner.key")
+	if err := os.WriteFile(keyFile, priv, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for i, ns := range l.nodes {
+		args := []string{"netns", "exec", ns, l.binary,
+			"-listen", fmt.Sprintf("/ip4/%s/tcp/4001", l.ips[i]),
+			"-owner", hex.EncodeToString(pub),
+			"-dir", filepath.Join(t.TempDir(), "store")}
+		if i == 0 {
+			args = append(args, "-owner-key", keyFile)
+		}
+		args = append(args, extra...)
+		cmd := exec.Command("ip", args...)
+		cmd.Stderr = os.Stderr
+		in, _ := cmd.StdinPipe()
+		out, _ := cmd.StdoutPipe()
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		p := &labProc{cmd: cmd, in: in, lines: make(chan string, 64)}
+		l.procs = append(l.procs, p)
+		go func() {
+			sc := bufio.NewScanner(out)
+			for sc.Scan() {
+				p.lines <- sc.Text()
+			}
+			close(p.lines)
+		}()
+		f := strings.Fields(p.expect(t, "READY", 30*time.Second))
+		p.id, p.addr = f[1], f[2]
+	}
+}
+
+func (p *labProc) send(t *testing.T, line string) {
+	t.Helper()
+	if _, err := io.WriteString(p.in, line+"\n"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// expect waits for a line starting with prefix, failing on ERR.
+func (p *labProc) expect(t *testing.T, prefix string, timeout time.Duration) string {
+	t.Helper()
+	deadline := time.After(timeout)
+	for {
+		select {
+		case line, ok := <-p.lines:
+			if !ok {
+				t.Fatalf("labnode exited waiting for %s", prefix)
+			}
+			if strings.HasPrefix(line, "ERR") {
+				t.Fatalf("labnode: %s", line)
+			}
+			if strings.HasPrefix(line, prefix) {
+				return line
+			}
+		case <-deadline:
+			t.Fatalf("no %s within %v", prefix, timeout)
+		}
+	}
+}
+
+func (l *lab) connectAll() {
+	t := l.t
+	for i, p := range l.procs {
+		var addrs []string
+		for j := i + 1; j < len(l.procs); j++ {
+			addrs = append(addrs, l.procs[j].addr+"/p2p/"+l.procs[j].id)
+		}
+		p.send(t, "CONNECT "+strings.Join(addrs, " "))
+		p.expect(t, "CONNECTED", 60*time.Second)
+	}
+	for _, p := range l.procs {
+		p.send(t, fmt.Sprintf("WAITPEERS %d", len(l.procs)-1))
+		p.expect(t, "PEERS", 60*time.Second)
+	}
+}
+
+func writeLabCheckpoint(t *testing.T, size int) string {
+	dir := filepath.Join(t.TempDir(), "ckpt")
+	writeTree(t, dir, map[string][]byte{
+		"model.safetensors": randomBytes(t, size-size/8),
+		"optimizer.bin":     randomBytes(t, size/8),
+	})
+	return dir
+}
+
+// TestLabBroadcast measures the time for a checkpoint of S bytes to reach
+// all N nodes over links of rate B, against S/B (the time one node needs to
+// download it). Target <= 1.5; a star from the publisher would take N-1.
+func TestLabBroadcast(t *testing.T) {
+	mbit := envInt("SHARDCAST_LAB_MBIT", 40)
+	size := envInt("SHARDCAST_LAB_MIB", 32) << 20
+	shard := envInt("SHARDCAST_LAB_SHARD_KIB", 1024) << 10
+	ns := []int{8, 16}
+	if n := envInt("SHARDCAST_LAB_N", 0); n > 1 {
+		ns = []int{n}
+	}
+	for _, n := range ns {
+		t.Run(fmt.Sprintf("N=%d", n), func(t *testing.T) {
+			l := newLab(t, n, mbit)
+			owner := newKey(t)
+			l.start(owner, strings.Fields(os.Getenv("SHARDCAST_LAB_NODE_FLAGS"))...)
+			l.connectAll()
+			src := writeLabCheckpoint(t, size)
+			l.procs[0].send(t, fmt.Sprintf("PUBLISH %s 1 %d", src, shard))
+			f := strings.Fields(l.procs[0].expect(t, "PUBLISHED", time.Minute))
+			t0, _ := strconv.ParseInt(f[2], 10, 64)
+			ideal := float64(size) * 8 / (float64(mbit) * 1e6)
+			var last int64
+			var served []string
+			for _, p := range l.procs[1:] {
+				d := strings.Fields(p.expect(t, "DONE "+f[1], time.Duration(20*ideal+60)*time.Second))
+				at, _ := strconv.ParseInt(d[2], 10, 64)
+				last = max(last, at)
+				served = append(served, d[4])
+				t.Logf("node done at %.2fs: %s", float64(at-t0)/1e9, strings.Join(d[3:], " "))
+			}
+			l.procs[0].send(t, "STATS")
+			ps := strings.Fields(l.procs[0].expect(t, "STATS", 10*time.Second))
+			pubServed, _ := strconv.ParseFloat(ps[2], 64)
+			elapsed := time.Duration(last - t0)
+			ratio := elapsed.Seconds() / ideal
+			fmt.Printf("LAB broadcast N=%d S=%dMiB B=%dMbit/s shard=%dKiB: all done in %.2fs, S/B=%.2fs, ratio=%.2f (target <= 1.5); publisher uploaded %.2f copies\n",
+				n, size>>20, mbit, shard>>10, elapsed.Seconds(), ideal, ratio, pubServed/float64(size))
+			if ratio > 1.5 {
+				t.Errorf("ratio %.2f above the 1.5 target", ratio)
+			}
+		})
+	}
+}
+
+// TestLabShardTransfer compares one shard transfer (fetch of a one-shard
+// checkpoint: manifest, shard, hashes, fsync) with raw TCP between the same
+// two processes over the same shaped link.
+func TestLabShardTransfer(t *testing.T) {
+	mbit := envInt("SHARDCAST_LAB_PAIR_MBIT", 200)
+	size := MaxShardSize
+	l := newLab(t, 2, mbit)
+	owner := newKey(t)
+	l.start(owner)
+	l.connectAll()
+	a, b := l.procs[0], l.procs[1]
+	a.send(t, fmt.Sprintf("RAWSERVE %s:5001 %d", l.ips[0], size))
+	a.expect(t, "RAWSERVING", 10*time.Second)
+	var raws, shards []float64
+	for round := range 3 {
+		b.send(t, fmt.Sprintf("RAWGET %s:5001 %d", l.ips[0], size))
+		f := strings.Fields(b.expect(t, "RAWGOT", 5*time.Minute))
+		ns, _ := strconv.ParseFloat(f[1], 64)
+		raws = append(raws, float64(size)/(ns/1e9))
+
+		dir := filepath.Join(t.TempDir(), "one")
+		writeTree(t, dir, map[string][]byte{"shard.bin": randomBytes(t, size-round)})
+		a.send(t, fmt.Sprintf("PUBLISH %s %d %d", dir, round+1, MaxShardSize))
+		// Node b fetches it on the announcement (auto-fetch); the clock
+		// starts when the shard is stored at a, before the announcement.
+		p := strings.Fields(a.expect(t, "PUBLISHED", time.Minute))
+		d := strings.Fields(b.expect(t, "DONE "+p[1], 5*time.Minute))
+		at, _ := strconv.ParseInt(d[2], 10, 64)
+		t0, _ := strconv.ParseInt(p[2], 10, 64)
+		shards = append(shards, float64(size)/(float64(at-t0)/1e9))
+	}
+	best := func(xs []float64) float64 {
+		m := 0.0
+		for _, x := range xs {
+			m = max(m, x)
+		}
+		return m
+	}
+	ratio := best(shards) / best(raws)
+	fmt.Printf("LAB shard transfer over %dMbit/s link: shard %.1f MB/s, raw TCP %.1f MB/s, ratio=%.2f (target >= 0.8)\n",
+		mbit, best(shards)/1e6, best(raws)/1e6, ratio)
+	if ratio < 0.8 {
+		t.Errorf("ratio %.2f below the 0.8 target", ratio)
+	}
+}
