@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"sync"
 	"testing"
 )
 
@@ -25,12 +26,18 @@ type simulation struct {
 	proof  *Proof
 }
 
-func newSimulation(t *testing.T) *simulation {
-	t.Helper()
+// sharedSimulation is built once per test binary; tests only read it.
+var sharedSimulation = sync.OnceValues(func() (*simulation, error) {
 	s := &simulation{model: newTinyModel(1, simVocab, simD, simFF, simLayers, 1), tokens: randomTokens(2, simTokens, simVocab)}
 	s.honest = bf16Sequence(s.model.forward(s.tokens, precBF16, 1), simD, simPrompt)
 	var err error
 	s.proof, err = Prove(context.Background(), s.honest)
+	return s, err
+})
+
+func newSimulation(t *testing.T) *simulation {
+	t.Helper()
+	s, err := sharedSimulation()
 	if err != nil {
 		t.Fatal(err)
 	}
