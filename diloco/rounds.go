@@ -415,6 +415,7 @@ func (r *Rounds) Average(ctx context.Context, step uint64, layout [32]byte, src,
 	r.setMinStep(step)
 	spec := Spec(layout, len(src), r.cfg.mode)
 	var lastErr error
+	var prev []peer.ID // the last attempt's group: expected again in the next
 	for a := range r.cfg.maxAttempts {
 		if a > 0 {
 			select { // let aborts and deaths settle before re-announcing
@@ -423,7 +424,10 @@ func (r *Rounds) Average(ctx context.Context, step uint64, layout [32]byte, src,
 				return Result{}, ctx.Err()
 			}
 		}
-		res, err := r.attempt(ctx, step, a, spec, src, dst)
+		res, group, err := r.attempt(ctx, step, a, spec, prev, src, dst)
+		if len(group) > 0 {
+			prev = group
+		}
 		if err == nil {
 			res.Excluded = r.excludedAt(step)
 			return res, nil
@@ -458,84 +462,105 @@ func (r *Rounds) isExcluded(p peer.ID, step uint64) bool {
 	return ok && until >= step
 }
 
-func (r *Rounds) attempt(ctx context.Context, step uint64, a int, spec string, src, dst []float32) (Result, error) {
+func (r *Rounds) attempt(ctx context.Context, step uint64, a int, spec string, prev []peer.ID, src, dst []float32) (Result, []peer.ID, error) {
 	self := r.h.ID()
 	key := attemptKey{step, a}
 	if err := r.publish(ctx, roundMsg{Type: "ready", Step: step, Attempt: a, Spec: spec}); err != nil {
-		return Result{}, err
+		return Result{}, nil, err
 	}
 	// 1. ready window
-	var expected []peer.ID
-	if r.cfg.members != nil {
+	// Expected members close the window early: the pool's live members,
+	// or on a retry the previous attempt's group (a dead peer among them
+	// keeps the window open to its end).
+	expected := prev
+	if r.cfg.members != nil && len(prev) == 0 {
 		expected = r.cfg.members()
 	}
-	_, err := r.await(ctx, time.Now().Add(r.cfg.readyWindow), func() bool {
-		st := r.attempts[key]
-		if st == nil {
-			return false
-		}
-		if len(expected) == 0 {
-			return false
-		}
-		for _, p := range expected {
-			if _, ok := st.ready[p]; !ok && p != self && !r.isExcluded(p, step) {
+	readyMsg := roundMsg{Type: "ready", Step: step, Attempt: a, Spec: spec}
+	windowEnd := time.Now().Add(r.cfg.readyWindow)
+	for {
+		// Republish while waiting: gossip may drop a message sent before
+		// the mesh to a peer formed, and the window is short.
+		ok, err := r.await(ctx, minTime(windowEnd, time.Now().Add(r.republish())), func() bool {
+			st := r.attempts[key]
+			if st == nil || len(expected) == 0 {
 				return false
 			}
+			for _, p := range expected {
+				if _, ok := st.ready[p]; !ok && p != self && !r.isExcluded(p, step) {
+					return false
+				}
+			}
+			return true
+		})
+		if err != nil {
+			return Result{}, nil, err
 		}
-		return true
-	})
-	if err != nil {
-		return Result{}, err
+		if ok || !time.Now().Before(windowEnd) {
+			break
+		}
+		if err := r.publish(ctx, readyMsg); err != nil {
+			return Result{}, nil, err
+		}
 	}
 	// 2. confirm until every member confirmed the same group
 	group := r.initialGroup(key, spec)
 	r.log.Debug("diloco: ready window closed", "step", step, "attempt", a, "ready", len(group))
-	published := []peer.ID(nil)
+	var published []peer.ID
+	var lastPublish time.Time
 	var agreed bool
 	deadline := time.Now().Add(r.cfg.confirmTimeout)
 	for !agreed {
-		if !slices.Equal(group, published) {
+		if !slices.Equal(group, published) || time.Since(lastPublish) >= r.republish() {
 			if err := r.publish(ctx, roundMsg{Type: "confirm", Step: step, Attempt: a, Group: idStrings(group)}); err != nil {
-				return Result{}, err
+				return Result{}, nil, err
 			}
-			published = group
+			published, lastPublish = group, time.Now()
 		}
 		var merged []peer.ID
 		var notIn bool
-		ok, err := r.await(ctx, deadline, func() bool {
+		ok, err := r.await(ctx, minTime(deadline, time.Now().Add(r.republish())), func() bool {
 			st := r.attempts[key]
-			if closedWithout(st, self) {
-				notIn = true
-				return true
-			}
-			merged = mergeGroups(group, st, func(p peer.ID) bool {
-				if r.isExcluded(p, step) {
+			// Peers whose group was fixed without us are taken; form the
+			// group from the others. If nobody is left, we came too late.
+			taken := closedWithout(st, self)
+			admissible := func(p peer.ID) bool {
+				if r.isExcluded(p, step) || taken[p] {
 					return false
 				}
 				s, ok := st.ready[p]
 				return !ok || s == spec
-			})
-			if !slices.Equal(merged, group) {
-				return true
 			}
+			// Agreement first: once every member confirmed our group it is
+			// fixed, and latecomers wait for the next attempt or step.
+			all := true
 			for _, p := range group {
 				if g, ok := st.confirms[p]; !ok || !slices.Equal(g, group) {
-					return false
+					all = false
+					break
 				}
 			}
-			agreed = true
-			return true
+			if all {
+				agreed = true
+				return true
+			}
+			merged = mergeGroups(slices.DeleteFunc(slices.Clone(group), func(p peer.ID) bool { return taken[p] }), st, admissible)
+			if len(taken) > 0 && len(merged) == 1 {
+				notIn = true
+				return true
+			}
+			return !slices.Equal(merged, group)
 		})
 		if err != nil {
-			return Result{}, err
+			return Result{}, nil, err
 		}
 		if notIn {
-			return Result{}, ErrNotInGroup
+			return Result{}, nil, ErrNotInGroup
 		}
-		if !ok {
-			return Result{}, fmt.Errorf("attempt %d: not every member of %d confirmed within %v", a, len(group), r.cfg.confirmTimeout)
+		if !ok && !time.Now().Before(deadline) {
+			return Result{}, group, fmt.Errorf("attempt %d: not every member of %d confirmed within %v", a, len(group), r.cfg.confirmTimeout)
 		}
-		if !agreed {
+		if ok && !agreed {
 			group = merged
 		}
 	}
@@ -551,13 +576,13 @@ func (r *Rounds) attempt(ctx context.Context, step uint64, a int, spec string, s
 	cancel()
 	if err != nil {
 		r.blame(ctx, step, a, err)
-		return Result{}, fmt.Errorf("attempt %d: %w", a, err)
+		return Result{}, group, fmt.Errorf("attempt %d: %w", a, err)
 	}
 	// 4. commit
 	sum := sha256.Sum256(f32bytes(dst))
 	mine := hex.EncodeToString(gh[:]) + hex.EncodeToString(sum[:])
 	if err := r.publish(ctx, roundMsg{Type: "complete", Step: step, Attempt: a, GroupHash: hex.EncodeToString(gh[:]), Result: hex.EncodeToString(sum[:])}); err != nil {
-		return Result{}, err
+		return Result{}, nil, err
 	}
 	var why error
 	ok, err := r.await(ctx, time.Now().Add(r.cfg.commitTimeout), func() bool {
@@ -579,16 +604,16 @@ func (r *Rounds) attempt(ctx context.Context, step uint64, a int, spec string, s
 		return true
 	})
 	if err != nil {
-		return Result{}, err
+		return Result{}, nil, err
 	}
 	if !ok {
 		why = fmt.Errorf("not every member reported its result within %v", r.cfg.commitTimeout)
 	}
 	if why != nil {
 		_ = r.publish(ctx, roundMsg{Type: "abort", Step: step, Attempt: a, GroupHash: hex.EncodeToString(gh[:]), Reason: why.Error()})
-		return Result{}, fmt.Errorf("attempt %d: commit: %w", a, why)
+		return Result{}, group, fmt.Errorf("attempt %d: commit: %w", a, why)
 	}
-	return Result{Step: step, Attempt: a, Group: group, Stats: stats, Hash: sum}, nil
+	return Result{Step: step, Attempt: a, Group: group, Stats: stats, Hash: sum}, group, nil
 }
 
 // initialGroup: announcers with our spec plus self, minus excluded, sorted.
@@ -640,11 +665,12 @@ func mergeGroups(group []peer.ID, st *attemptState, admissible func(peer.ID) boo
 	return out
 }
 
-// closedWithout reports whether some group not containing self has been
-// confirmed by all of its members: the round started without us.
-func closedWithout(st *attemptState, self peer.ID) bool {
+// closedWithout returns the members of every group not containing self
+// that all of its members have confirmed: the round started without us.
+func closedWithout(st *attemptState, self peer.ID) map[peer.ID]bool {
+	taken := map[peer.ID]bool{}
 	if st == nil {
-		return false
+		return taken
 	}
 	for _, g := range st.confirms {
 		if slices.Contains(g, self) {
@@ -658,10 +684,25 @@ func closedWithout(st *attemptState, self peer.ID) bool {
 			}
 		}
 		if all {
-			return true
+			for _, q := range g {
+				taken[q] = true
+			}
 		}
 	}
-	return false
+	return taken
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
+// republish is how often ready and confirm messages are repeated while
+// waiting.
+func (r *Rounds) republish() time.Duration {
+	return max(r.cfg.readyWindow/3, 100*time.Millisecond)
 }
 
 // watchAborts cancels the all-reduce when a member publishes an abort.

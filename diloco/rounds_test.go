@@ -42,8 +42,8 @@ func newPool(t *testing.T, n int, ringOpts func(i int, h host.Host) []diloco.Rin
 		}
 		t.Cleanup(func() { _ = ring.Close() })
 		ro := append([]diloco.RoundsOption{
-			diloco.WithReadyWindow(300 * time.Millisecond), diloco.WithConfirmTimeout(3 * time.Second),
-			diloco.WithCommitTimeout(3 * time.Second), diloco.WithMaxAttempts(3), diloco.WithRoundsLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})).With("i", i)),
+			diloco.WithReadyWindow(time.Second), diloco.WithConfirmTimeout(5 * time.Second),
+			diloco.WithCommitTimeout(5 * time.Second), diloco.WithMaxAttempts(3), diloco.WithRoundsLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})).With("i", i)),
 		}, roundOpts...)
 		r, err := diloco.NewRounds(h, ps[i], "testpool", ring, ro...)
 		if err != nil {
