@@ -97,6 +97,7 @@ func newRootCmd(g *globals) *cobra.Command {
 		newJoinCmd(g),
 		newStatusCmd(g),
 		newDevCmd(g),
+		newLedgerCmd(g),
 	)
 	return root
 }
