@@ -29,6 +29,17 @@ const DevChainID = 1337
 // DefaultDevListen is where `openpool ledger devchain` serves JSON-RPC.
 const DefaultDevListen = "127.0.0.1:8545"
 
+// DevChainConfig is the dev chain's fork set: every fork Ethereum mainnet
+// has activated (through Osaka) from genesis, and none that mainnet has
+// not, so gas used on the dev chain is what mainnet would charge.
+// (go-ethereum's own dev config also enables the unreleased Bogota rules,
+// which price new storage several times higher.)
+func DevChainConfig() *params.ChainConfig {
+	c := *params.AllDevChainProtocolChanges
+	c.AmsterdamTime, c.BogotaTime = nil, nil
+	return &c
+}
+
 // DevChain is an in-process Ethereum development chain, the same machinery
 // as `geth --dev`: every fork active from genesis and a block sealed as soon
 // as a transaction arrives. It serves JSON-RPC over HTTP and WebSocket on
@@ -110,7 +121,7 @@ func StartDevChain(opts ...DevChainOption) (*DevChain, error) {
 	maps.Copy(alloc, cfg.alloc)
 	ethConf := ethconfig.Defaults
 	ethConf.Genesis = &core.Genesis{
-		Config:   params.AllDevChainProtocolChanges,
+		Config:   DevChainConfig(),
 		GasLimit: ethconfig.Defaults.Miner.GasCeil,
 		Alloc:    alloc,
 	}

@@ -13,14 +13,16 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/crypto"
+	"github.com/ethereum/go-ethereum/eth/ethconfig"
 	"github.com/ethereum/go-ethereum/ethclient/simulated"
+	"github.com/ethereum/go-ethereum/node"
 
 	"github.com/openpool/openpool/ledger"
 )
 
 // testEnv is a simulated chain with a deployed ledger and funded accounts.
 type testEnv struct {
-	t        *testing.T
+	t        testing.TB
 	ctx      context.Context
 	sim      *simulated.Backend
 	keys     []*ecdsa.PrivateKey
@@ -47,15 +49,22 @@ func testParams() ledger.DeployParams {
 	return p
 }
 
-func newEnv(t *testing.T, p ledger.DeployParams) *testEnv {
+func newEnv(t testing.TB, p ledger.DeployParams) *testEnv {
+	return newEnvN(t, p, testAccounts)
+}
+
+// newEnvN is newEnv with n funded accounts.
+func newEnvN(t testing.TB, p ledger.DeployParams, n int) *testEnv {
 	t.Helper()
 	alloc := types.GenesisAlloc{}
-	keys := make([]*ecdsa.PrivateKey, testAccounts)
+	keys := make([]*ecdsa.PrivateKey, n)
 	for i := range keys {
 		keys[i] = testKey(i)
 		alloc[crypto.PubkeyToAddress(keys[i].PublicKey)] = types.Account{Balance: ledger.DevEther()}
 	}
-	sim := simulated.NewBackend(alloc)
+	sim := simulated.NewBackend(alloc, func(_ *node.Config, ec *ethconfig.Config) {
+		ec.Genesis.Config = ledger.DevChainConfig() // mainnet's fork rules, as the dev chain
+	})
 	t.Cleanup(func() { sim.Close() })
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	t.Cleanup(cancel)
@@ -127,7 +136,7 @@ func (e *testEnv) balance(a common.Address) *big.Int {
 	return b
 }
 
-func must(t *testing.T, err error) {
+func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)

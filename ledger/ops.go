@@ -6,6 +6,7 @@ import (
 	"math/big"
 	"time"
 
+	"github.com/ethereum/go-ethereum/accounts/abi"
 	"github.com/ethereum/go-ethereum/accounts/abi/bind/v2"
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
@@ -333,4 +334,14 @@ func (c *Client) Claim(ctx context.Context, poolID uint64) (*big.Int, *types.Rec
 		return nil, r, fmt.Errorf("ledger: claim: no RewardsClaimed event in tx %s", r.TxHash)
 	}
 	return ev.Amount, r, nil
+}
+
+// SendEther transfers amount wei of the chain's native currency, e.g. to
+// give a node gas money on a development chain.
+func (c *Client) SendEther(ctx context.Context, to common.Address, amount *big.Int) (*types.Receipt, error) {
+	bc := bind.NewBoundContract(to, abi.ABI{}, c.backend, c.backend, c.backend)
+	return c.send(ctx, "send ether", func(o *bind.TransactOpts) (*types.Transaction, error) {
+		o.Value = amount
+		return bc.Transfer(o)
+	})
 }
