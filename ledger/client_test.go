@@ -2,9 +2,16 @@ package ledger_test
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"math/big"
+	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ethereum/go-ethereum/core/types"
 
 	"github.com/ethereum/go-ethereum/crypto"
 
@@ -86,5 +93,66 @@ func TestWatchEvents(t *testing.T) {
 		t.Fatal(err)
 	case <-timeout:
 		t.Fatal("no WorkSubmitted event")
+	}
+}
+
+// flakyBackend wraps the simulated chain's client: the first sends fail
+// with a connection error, either before reaching the chain or after (the
+// answer is lost but the transaction went through).
+type flakyBackend struct {
+	ledger.Backend
+	mu          sync.Mutex
+	failBefore  int // sends refused outright
+	loseAnswers int // sends delivered whose answer is lost
+	sends       int
+}
+
+func (f *flakyBackend) SendTransaction(ctx context.Context, tx *types.Transaction) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.sends++
+	if f.failBefore > 0 {
+		f.failBefore--
+		return fmt.Errorf("post http://127.0.0.1:8545: %w", syscall.ECONNREFUSED)
+	}
+	if f.loseAnswers > 0 {
+		f.loseAnswers--
+		if err := f.Backend.SendTransaction(ctx, tx); err != nil {
+			return err
+		}
+		return fmt.Errorf("read reply: %w", io.ErrUnexpectedEOF)
+	}
+	return f.Backend.SendTransaction(ctx, tx)
+}
+
+// Transient send errors are retried, and a transaction whose answer was
+// lost is not sent twice.
+func TestRetryTransientSend(t *testing.T) {
+	e := newEnv(t, testParams())
+	must(t, e.deployer.Mint(e.ctx, e.addr(1), big.NewInt(100)))
+	for _, tc := range []struct {
+		name               string
+		failBefore, loseAn int
+	}{{"refused twice", 2, 0}, {"answer lost", 0, 1}, {"both", 1, 1}} {
+		t.Run(tc.name, func(t *testing.T) {
+			fb := &flakyBackend{Backend: e.sim.Client(), failBefore: tc.failBefore, loseAnswers: tc.loseAn}
+			c, err := ledger.New(e.ctx, fb, e.keys[1], e.dep, ledger.WithMiner(e.mine), ledger.WithRetries(4, time.Millisecond))
+			must(t, err)
+			before := e.balance(e.addr(4))
+			must(t, c.Transfer(e.ctx, e.addr(4), big.NewInt(1)))
+			if d := new(big.Int).Sub(e.balance(e.addr(4)), before); d.Int64() != 1 {
+				t.Fatalf("recipient got %s, want exactly 1 (no duplicate send)", d)
+			}
+			if fb.sends != tc.failBefore+tc.loseAn+1 {
+				t.Fatalf("%d send attempts, want %d", fb.sends, tc.failBefore+tc.loseAn+1)
+			}
+		})
+	}
+	// Out of retries: a clear error, nothing sent.
+	fb := &flakyBackend{Backend: e.sim.Client(), failBefore: 10}
+	c, err := ledger.New(e.ctx, fb, e.keys[1], e.dep, ledger.WithMiner(e.mine), ledger.WithRetries(2, time.Millisecond))
+	must(t, err)
+	if err := c.Transfer(e.ctx, e.addr(4), big.NewInt(1)); err == nil || !strings.Contains(err.Error(), "giving up after 2 retries") {
+		t.Fatalf("got %v", err)
 	}
 }
