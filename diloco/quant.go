@@ -15,26 +15,46 @@ const int8Header = 8
 // int8Size is the encoded size of a chunk of n values.
 func int8Size(n int) int { return int8Header + n }
 
-// quantize encodes src into dst (len int8Size(len(src))).
+// quantize encodes src into dst (len int8Size(len(src))). src must be
+// finite (the caller checks pseudo-gradients; received values are checked
+// on arrival).
 func quantize(dst []byte, src []float32) {
-	var amax float32
-	for _, x := range src {
-		amax = max(amax, abs32(x))
+	// |x| as bits orders like |x| for finite values: a branch-free max.
+	var m0, m1, m2, m3 uint32
+	i := 0
+	for ; i+4 <= len(src); i += 4 {
+		s := src[i : i+4 : i+4]
+		m0 = max(m0, math.Float32bits(s[0])&0x7fffffff)
+		m1 = max(m1, math.Float32bits(s[1])&0x7fffffff)
+		m2 = max(m2, math.Float32bits(s[2])&0x7fffffff)
+		m3 = max(m3, math.Float32bits(s[3])&0x7fffffff)
 	}
+	for ; i < len(src); i++ {
+		m0 = max(m0, math.Float32bits(src[i])&0x7fffffff)
+	}
+	amax := math.Float32frombits(max(m0, m1, m2, m3))
 	var scale, inv float32
-	if amax > 0 && !isInf32(amax) {
+	if amax > 0 && !isInf32(amax) && amax == amax {
 		scale = amax / 127
 		inv = 127 / amax
 	}
 	binary.LittleEndian.PutUint32(dst, math.Float32bits(scale))
 	binary.LittleEndian.PutUint32(dst[4:], 0)
 	q := dst[int8Header : int8Header+len(src)]
-	// x*inv is in [-127, 127]; adding 128.5 and truncating rounds half up
-	// without a branch. Rounding can land a hair above 127 (x == amax), so
-	// clamp the float before converting.
-	for i, x := range src {
-		v := min(x*inv+128.5, 255.49)
-		q[i] = uint8(int32(v))
+	// x*inv is in [-127, 127] (a rounding hair beyond at ±amax); adding
+	// 128.5 gives (0, 256), where truncation rounds half up: no branch,
+	// no clamp, u in [1, 255].
+	i = 0
+	for ; i+4 <= len(src); i += 4 {
+		s := src[i : i+4 : i+4]
+		d := q[i : i+4 : i+4]
+		d[0] = uint8(int32(s[0]*inv + 128.5))
+		d[1] = uint8(int32(s[1]*inv + 128.5))
+		d[2] = uint8(int32(s[2]*inv + 128.5))
+		d[3] = uint8(int32(s[3]*inv + 128.5))
+	}
+	for ; i < len(src); i++ {
+		q[i] = uint8(int32(src[i]*inv + 128.5))
 	}
 }
 
@@ -54,8 +74,15 @@ func dequantize(dst []float32, src []byte, scale float32) {
 		table[u] = float32(u-128) * scale
 	}
 	q := src[int8Header : int8Header+len(dst)]
-	for i, u := range q {
-		dst[i] = table[u]
+	i := 0
+	for ; i+8 <= len(q); i += 8 {
+		s := q[i : i+8 : i+8]
+		d := dst[i : i+8 : i+8]
+		d[0], d[1], d[2], d[3] = table[s[0]], table[s[1]], table[s[2]], table[s[3]]
+		d[4], d[5], d[6], d[7] = table[s[4]], table[s[5]], table[s[6]], table[s[7]]
+	}
+	for ; i < len(q); i++ {
+		dst[i] = table[q[i]]
 	}
 }
 
@@ -66,8 +93,17 @@ func dequantizeAdd(dst []float32, src []byte, scale float32) {
 		table[u] = float32(u-128) * scale
 	}
 	q := src[int8Header : int8Header+len(dst)]
-	for i, u := range q {
-		dst[i] += table[u]
+	i := 0
+	for ; i+4 <= len(q); i += 4 {
+		s := q[i : i+4 : i+4]
+		d := dst[i : i+4 : i+4]
+		d[0] += table[s[0]]
+		d[1] += table[s[1]]
+		d[2] += table[s[2]]
+		d[3] += table[s[3]]
+	}
+	for ; i < len(q); i++ {
+		dst[i] += table[q[i]]
 	}
 }
 
