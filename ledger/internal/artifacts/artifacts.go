@@ -45,6 +45,8 @@ func Generate(buildDir, contract string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("artifacts: bind %s: %w", contract, err)
 	}
+	// abigen's templates capitalise an error string; the file is generated.
+	code = strings.Replace(code, "\npackage "+Package, "\n//lint:file-ignore ST1005 abigen writes these error strings\n\npackage "+Package, 1)
 	src, err := format.Source([]byte(code))
 	if err != nil {
 		return nil, fmt.Errorf("artifacts: format %s: %w", contract, err)
