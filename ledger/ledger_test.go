@@ -443,3 +443,47 @@ func TestClaimInsufficientFunds(t *testing.T) {
 	_, _, err = e.client(3, e.dep).Claim(e.ctx, poolID)
 	wantErr(t, err, ledger.ErrNothingToClaim)
 }
+
+func TestAdministration(t *testing.T) {
+	e := newEnv(t, testParams())
+	other := e.client(1, e.dep)
+	wantErr(t, other.SetSlasher(e.ctx, other.Address(), true), ledger.ErrUnauthorized)
+	wantErr(t, other.SetStakeParams(e.ctx, big.NewInt(1), time.Second), ledger.ErrUnauthorized)
+	wantErr(t, e.deployer.SetValidator(e.ctx, common.Address{}, true), ledger.ErrInvalidArgument)
+
+	p := e.provider(2, e.params.MinStakePerNode)
+	req, err := p.RequiredStake(e.ctx, p.Address())
+	must(t, err)
+	if req.Cmp(e.params.MinStakePerNode) != 0 {
+		t.Fatalf("required stake %s", req)
+	}
+	// Doubling the minimum makes the node ineligible until it stakes more.
+	double := new(big.Int).Mul(e.params.MinStakePerNode, big.NewInt(2))
+	must(t, e.deployer.SetStakeParams(e.ctx, double, time.Minute))
+	if staked, _ := p.IsNodeStaked(e.ctx, p.Address()); staked {
+		t.Fatal("node eligible below the new minimum")
+	}
+	_, err = p.Stake(e.ctx, e.params.MinStakePerNode)
+	must(t, err)
+	if staked, _ := p.IsNodeStaked(e.ctx, p.Address()); !staked {
+		t.Fatal("node ineligible after topping up")
+	}
+	// The new unbonding period applies to new unbonds.
+	must(t, e.deployer.SetStakeParams(e.ctx, e.params.MinStakePerNode, time.Minute))
+	_, err = p.Unstake(e.ctx, e.params.MinStakePerNode)
+	must(t, err)
+	e.advance(2 * time.Minute)
+	got, _, err := p.Withdraw(e.ctx)
+	must(t, err)
+	if got.Cmp(e.params.MinStakePerNode) != 0 {
+		t.Fatalf("withdrew %s", got)
+	}
+	// A disabled slasher can no longer slash.
+	must(t, e.deployer.SetValidator(e.ctx, e.addr(0), false))
+	_, err = e.deployer.Slash(e.ctx, p.Address(), big.NewInt(1), e.addr(0))
+	wantErr(t, err, ledger.ErrUnauthorized)
+	// Funding a pool with nothing is refused.
+	poolID, err := e.deployer.CreatePool(e.ctx, e.dep.DomainID, "cid", big.NewInt(1))
+	must(t, err)
+	wantErr(t, e.deployer.FundPool(e.ctx, poolID, big.NewInt(0)), ledger.ErrInvalidArgument)
+}

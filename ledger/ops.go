@@ -345,3 +345,22 @@ func (c *Client) SendEther(ctx context.Context, to common.Address, amount *big.I
 		return bc.Transfer(o)
 	})
 }
+
+// SetSlasher lets a contract (or account) slash stake (registry owner only);
+// Deploy makes the pools contract one.
+func (c *Client) SetSlasher(ctx context.Context, account common.Address, enabled bool) error {
+	_, err := c.transact(ctx, "set slasher", c.registry, c.registryABI.PackSetSlasher(account, enabled))
+	return err
+}
+
+// SetStakeParams changes the minimum stake per node and the unbonding
+// period for new unbonds (registry owner only).
+func (c *Client) SetStakeParams(ctx context.Context, minStakePerNode *big.Int, unbonding time.Duration) error {
+	_, err := c.transact(ctx, "set stake params", c.registry, c.registryABI.PackSetStakeParams(minStakePerNode, uint64(unbonding/time.Second)))
+	return err
+}
+
+// RequiredStake is the stake provider needs for its registered nodes.
+func (c *Client) RequiredStake(ctx context.Context, provider common.Address) (*big.Int, error) {
+	return call(ctx, c, "required stake", c.registry, c.registryABI.PackRequiredStake(provider), c.registryABI.UnpackRequiredStake)
+}
