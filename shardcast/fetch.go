@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"sort"
 	"time"
 
 	"github.com/ipfs/go-cid"
@@ -326,47 +325,58 @@ func (f *fetchRun) dropHolderLocked(p peer.ID, i int) {
 	f.t.holders[p] = bm
 }
 
-// pickLocked chooses the rarest needed shard that some source may be asked
-// for now (ties broken at random), and the source.
+// pickLocked chooses a source first, then a shard: the source is drawn
+// by weight (sources.pick) among the peers that have some shard we need and
+// may be asked now; the shard is the rarest of those it has (ties broken at
+// random). Choosing the source first keeps every uplink that has something
+// to give busy; choosing the shard by rarity keeps the swarm's shards
+// diverse, so that every peer has something to give.
 func (f *fetchRun) pickLocked(now time.Time) (int, peer.ID) {
-	type cand struct {
-		i, avail int
-		r        uint32
-	}
-	var list []cand
+	avail := make([]int, len(f.m.Shards))
 	for i := range f.m.Shards {
 		if f.t.own.has(i) || f.inflight[i] {
+			avail[i] = -1
 			continue
 		}
-		avail := 0
 		for _, bm := range f.t.holders {
 			if bm == nil || bm.has(i) {
-				avail++
+				avail[i]++
 			}
 		}
-		if avail > 0 {
-			list = append(list, cand{i, avail, rand.Uint32()})
-		}
 	}
-	sort.Slice(list, func(a, b int) bool {
-		if list[a].avail != list[b].avail {
-			return list[a].avail < list[b].avail
-		}
-		return list[a].r < list[b].r
-	})
+	wanted := func(p peer.ID, bm bitmap, i int) bool {
+		return avail[i] > 0 && (bm == nil || bm.has(i)) && !now.Before(f.deferred[i][p])
+	}
 	var peers []peer.ID
-	for _, c := range list {
-		peers = peers[:0]
-		for p, bm := range f.t.holders {
-			if (bm == nil || bm.has(c.i)) && !now.Before(f.deferred[c.i][p]) {
+	for p, bm := range f.t.holders {
+		for i := range f.m.Shards {
+			if wanted(p, bm, i) {
 				peers = append(peers, p)
+				break
 			}
 		}
-		if p := f.s.src.pick(peers, now); p != "" {
-			return c.i, p
+	}
+	p := f.s.src.pick(peers, now)
+	if p == "" {
+		return -1, ""
+	}
+	bm := f.t.holders[p]
+	best, ties := -1, 0
+	for i := range f.m.Shards {
+		if !wanted(p, bm, i) {
+			continue
+		}
+		switch {
+		case best < 0 || avail[i] < avail[best]:
+			best, ties = i, 1
+		case avail[i] == avail[best]:
+			// Reservoir sampling: each of the rarest is equally likely.
+			if ties++; rand.IntN(ties) == 0 {
+				best = i
+			}
 		}
 	}
-	return -1, ""
+	return best, p
 }
 
 // download receives shard i (or the rest of it, continuing part) from p and

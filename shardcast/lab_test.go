@@ -90,6 +90,7 @@ func newLab(t *testing.T, n int, mbit int) *lab {
 	// The burst must hold a few full-size segments at this rate; the queue
 	// (latency) bounds how much TCP can buffer in the shaper.
 	burst := fmt.Sprintf("%dkb", max(64, mbit/8))
+	queue := fmt.Sprintf("%dms", envInt("SHARDCAST_LAB_QUEUE_MS", 50))
 	for i := range n {
 		ns := fmt.Sprintf("%sn%d", l.tag, i)
 		host := fmt.Sprintf("%sh%d", l.tag, i)
@@ -104,8 +105,8 @@ func newLab(t *testing.T, n int, mbit int) *lab {
 		sh(t, "ip", "-n", ns, "link", "set", "lo", "up")
 		sh(t, "ip", "-n", l.sw, "link", "set", port, "master", "br0")
 		sh(t, "ip", "-n", l.sw, "link", "set", port, "up")
-		sh(t, "ip", "netns", "exec", ns, "tc", "qdisc", "add", "dev", host, "root", "tbf", "rate", rate, "burst", burst, "latency", "50ms")
-		sh(t, "ip", "netns", "exec", l.sw, "tc", "qdisc", "add", "dev", port, "root", "tbf", "rate", rate, "burst", burst, "latency", "50ms")
+		sh(t, "ip", "netns", "exec", ns, "tc", "qdisc", "add", "dev", host, "root", "tbf", "rate", rate, "burst", burst, "latency", queue)
+		sh(t, "ip", "netns", "exec", l.sw, "tc", "qdisc", "add", "dev", port, "root", "tbf", "rate", rate, "burst", burst, "latency", queue)
 	}
 	return l
 }
@@ -148,6 +149,7 @@ func (l *lab) start(owner crypto.PrivKey, extra ...string) {
 			"-dir", filepath.Join(t.TempDir(), "store")}
 		if i == 0 {
 			args = append(args, "-owner-key", keyFile)
+			args = append(args, strings.Fields(os.Getenv("SHARDCAST_LAB_PUB_FLAGS"))...)
 		}
 		args = append(args, extra...)
 		cmd := exec.Command("ip", args...)
@@ -313,5 +315,31 @@ func TestLabShardTransfer(t *testing.T) {
 		mbit, best(shards)/1e6, best(raws)/1e6, ratio)
 	if ratio < 0.8 {
 		t.Errorf("ratio %.2f below the 0.8 target", ratio)
+	}
+}
+
+// TestLabBidirectionalTCP measures raw TCP both ways at once over one
+// shaped pair: the most a node can get while it also uploads.
+func TestLabBidirectionalTCP(t *testing.T) {
+	mbit := envInt("SHARDCAST_LAB_MBIT", 40)
+	size := 16 << 20
+	l := newLab(t, 2, mbit)
+	l.start(newKey(t))
+	a, b := l.procs[0], l.procs[1]
+	a.send(t, fmt.Sprintf("RAWSERVE %s:5001 %d", l.ips[0], size))
+	a.expect(t, "RAWSERVING", 10*time.Second)
+	b.send(t, fmt.Sprintf("RAWSERVE %s:5001 %d", l.ips[1], size))
+	b.expect(t, "RAWSERVING", 10*time.Second)
+	for _, both := range []bool{false, true} {
+		if both {
+			a.send(t, fmt.Sprintf("RAWGET %s:5001 %d", l.ips[1], size))
+		}
+		b.send(t, fmt.Sprintf("RAWGET %s:5001 %d", l.ips[0], size))
+		f := strings.Fields(b.expect(t, "RAWGOT", 5*time.Minute))
+		ns, _ := strconv.ParseFloat(f[1], 64)
+		if both {
+			a.expect(t, "RAWGOT", 5*time.Minute)
+		}
+		fmt.Printf("LAB raw TCP at %d Mbit/s, both directions=%v: %.2f of the link rate\n", mbit, both, float64(size)*8/(ns/1e9)/(float64(mbit)*1e6))
 	}
 }

@@ -65,15 +65,6 @@ func (s *Service) serveShard(st network.Stream, req request) {
 		s.writeStatus(st, statusBadRequest)
 		return
 	}
-	if !s.admit(req.cid) {
-		s.writeStatus(st, statusDefer)
-		return
-	}
-	if !s.acquireSlot() {
-		s.writeStatus(st, statusBusy)
-		return
-	}
-	defer func() { <-s.slots }()
 	info, err := os.Stat(s.store.shardPath(req.cid))
 	if err != nil || !info.Mode().IsRegular() || info.Size() > MaxShardSize {
 		s.writeStatus(st, statusNotFound)
@@ -88,6 +79,23 @@ func (s *Service) serveShard(st network.Stream, req request) {
 		s.writeStatus(st, statusBadRequest)
 		return
 	}
+	if !s.acquireSlot() {
+		s.writeStatus(st, statusBusy)
+		return
+	}
+	defer func() { <-s.slots }()
+	// A continuation (offset > 0) finishes what was started: always admitted.
+	undo, ok := s.admit(req.cid, req.offset == 0)
+	if !ok {
+		s.writeStatus(st, statusDefer)
+		return
+	}
+	sent := false
+	defer func() {
+		if !sent {
+			undo()
+		}
+	}()
 	r, err := s.store.OpenShard(req.cid, int64(size))
 	if err != nil {
 		s.writeStatus(st, statusNotFound)
@@ -127,6 +135,7 @@ func (s *Service) serveShard(st network.Stream, req request) {
 		_ = st.Reset()
 		return
 	}
+	sent = true
 	s.cnt.shardsServed.Add(1)
 }
 
@@ -159,26 +168,33 @@ func (s *Service) acquireSlot() bool {
 
 // admit decides whether to upload shard c now. The publisher of a
 // checkpoint sends every shard once before it sends any shard twice: while
-// some shard has not gone out, a request for one that has is deferred (the
-// requester asks for another shard, and gets this one from the peer that
-// has it). The publisher's upload thus brings a new shard into the swarm
-// every time (BitTorrent's super-seeding). Every other upload is admitted.
-func (s *Service) admit(c cid.Cid) bool {
+// some shard has not gone out, a request for one that has (or is going out)
+// is deferred: the requester asks for another shard, and gets this one from
+// the peer that has it. The publisher's upload thus brings a new shard into
+// the swarm every time (BitTorrent's super-seeding). Every other upload is
+// admitted. undo forgets an upload that failed.
+func (s *Service) admit(c cid.Cid, fresh bool) (undo func(), ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	refs := s.index[c]
-	if len(refs) == 0 {
-		return true
+	if len(refs) == 0 || !fresh {
+		return func() {}, true
 	}
 	t, i := refs[0].t, refs[0].i
 	if t.origin && t.unserved > 0 && t.served[i] > 0 {
-		return false
+		return nil, false
 	}
 	if t.served[i] == 0 {
 		t.unserved--
 	}
 	t.served[i]++
-	return true
+	return func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if t.served[i]--; t.served[i] == 0 {
+			t.unserved++
+		}
+	}, true
 }
 
 // rateBurst is the largest write under an upload rate limit.

@@ -227,6 +227,7 @@ type Service struct {
 	src    *sources
 	slots  chan struct{}
 	queued atomic.Int64  // requests waiting for a slot
+	burst  atomic.Int64  // announcements still to repeat every second after Publish
 	rate   *rate.Limiter // nil: unlimited
 	cnt    counters
 
@@ -437,6 +438,8 @@ func (s *Service) Publish(ctx context.Context, key crypto.PrivKey, version uint6
 	if err := s.announce(ctx, c, version); err != nil {
 		return c, m, err
 	}
+	s.burst.Store(3) // gossip may miss a peer once; repeat soon
+
 	s.prune()
 	return c, m, nil
 }
@@ -511,24 +514,9 @@ func (s *Service) handleGossip(from peer.ID, g gossipMsg) {
 	switch g.typ {
 	case gossipAnnounce:
 		if t == nil {
-			if !s.cfg.autoFetch || s.closed || (s.latest.Defined() && g.version <= s.latestV) {
+			if t = s.autoFetchLocked(g.cid, g.version); t == nil {
 				return
 			}
-			t = s.trackLocked(g.cid)
-			s.wg.Add(1)
-			go func() {
-				defer s.wg.Done()
-				m, err := s.Fetch(s.ctx, g.cid)
-				if err != nil {
-					if s.ctx.Err() == nil {
-						s.log.Warn("shardcast: auto-fetch failed", "manifest", g.cid, "err", err)
-					}
-					return
-				}
-				if s.cfg.onComplete != nil {
-					s.cfg.onComplete(g.cid, m)
-				}
-			}()
 		}
 		// The announcer holds the whole manifest.
 		if _, ok := t.holders[from]; !ok && len(t.holders) < maxTrackedPeers {
@@ -536,6 +524,11 @@ func (s *Service) handleGossip(from peer.ID, g gossipMsg) {
 			t.signal()
 		}
 	case gossipHave:
+		if t == nil && g.shards > 0 {
+			// A have-map is an announcement too: a node that missed the
+			// announcement learns of the checkpoint from its fetchers.
+			t = s.autoFetchLocked(g.cid, g.version)
+		}
 		if t == nil {
 			return
 		}
@@ -562,6 +555,31 @@ func (s *Service) handleGossip(from peer.ID, g gossipMsg) {
 	}
 }
 
+// autoFetchLocked starts fetching manifest c of the claimed version if
+// auto-fetch is on and the version is newer than the newest held; it
+// returns the tracked entry, or nil.
+func (s *Service) autoFetchLocked(c cid.Cid, version uint64) *tracked {
+	if !s.cfg.autoFetch || s.closed || (s.latest.Defined() && version <= s.latestV) {
+		return nil
+	}
+	t := s.trackLocked(c)
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		m, err := s.Fetch(s.ctx, c)
+		if err != nil {
+			if s.ctx.Err() == nil {
+				s.log.Warn("shardcast: auto-fetch failed", "manifest", c, "err", err)
+			}
+			return
+		}
+		if s.cfg.onComplete != nil {
+			s.cfg.onComplete(c, m)
+		}
+	}()
+	return t
+}
+
 // advertise publishes due have-maps, at most one per manifest per
 // haveInterval, and re-announces the newest complete manifest.
 func (s *Service) advertise() {
@@ -583,14 +601,19 @@ func (s *Service) advertise() {
 				t.haveDue, t.lastHave = false, now
 				g := gossipMsg{typ: gossipHave, cid: t.c}
 				if t.m != nil {
-					g.shards, g.bitmap = len(t.m.Shards), append([]byte(nil), t.own...)
+					g.version, g.shards, g.bitmap = t.m.Version, len(t.m.Shards), append([]byte(nil), t.own...)
 				}
 				msgs = append(msgs, g.encode())
 			}
 			latest, latestV := s.latest, s.latestV
 			s.mu.Unlock()
-			if latest.Defined() && now.Sub(lastAnnounce) >= s.cfg.announceInterval {
+			every := s.cfg.announceInterval
+			if s.burst.Load() > 0 {
+				every = min(every, time.Second)
+			}
+			if latest.Defined() && now.Sub(lastAnnounce) >= every {
 				lastAnnounce = now
+				s.burst.Add(-1)
 				msgs = append(msgs, gossipMsg{typ: gossipAnnounce, cid: latest, version: latestV}.encode())
 			}
 			for _, b := range msgs {

@@ -145,7 +145,7 @@ const (
 	gossipMagic    = 'S'
 	gossipFormat   = 1
 	gossipAnnounce = 1 // a new manifest: cid, version
-	gossipHave     = 2 // a have-map: cid, shard count, bitmap
+	gossipHave     = 2 // a have-map: cid, version, shard count, bitmap
 )
 
 // gossipMsg is an announcement or a have-map. A have-map with shards == 0
@@ -153,7 +153,7 @@ const (
 type gossipMsg struct {
 	typ     byte
 	cid     cid.Cid
-	version uint64 // announce
+	version uint64 // announce; have (0 in a want)
 	shards  int    // have
 	bitmap  []byte // have: (shards+7)/8 bytes, unused high bits zero
 }
@@ -168,6 +168,7 @@ func (g gossipMsg) encode() []byte {
 	case gossipAnnounce:
 		b = binary.AppendUvarint(b, g.version)
 	case gossipHave:
+		b = binary.AppendUvarint(b, g.version)
 		b = binary.AppendUvarint(b, uint64(g.shards))
 		b = append(b, g.bitmap...)
 	}
@@ -200,6 +201,7 @@ func decodeGossip(b []byte) (gossipMsg, error) {
 	case gossipAnnounce:
 		g.version = d.uvarint()
 	case gossipHave:
+		g.version = d.uvarint()
 		n := d.uvarint()
 		if d.err == nil && n > MaxShards {
 			return g, fmt.Errorf("%w: %d shards", ErrBadMessage, n)

@@ -56,6 +56,7 @@ func run() error {
 	parallel := flag.Int("parallel", shardcast.DefaultParallel, "parallel shard downloads")
 	slots := flag.Int("slots", shardcast.DefaultUploadSlots, "upload slots")
 	verbose := flag.Bool("v", false, "log debug messages")
+	haveEvery := flag.Duration("have", shardcast.DefaultHaveInterval, "least time between have-map advertisements")
 	trace := flag.Duration("trace", 0, "print traffic counters to stderr at this interval")
 	flag.Parse()
 
@@ -101,7 +102,7 @@ func run() error {
 	var svc *shardcast.Service
 	svc, err = shardcast.New(h, ps, st, "lab", owner,
 		shardcast.WithLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel(*verbose)}))),
-		shardcast.WithParallel(*parallel), shardcast.WithUploadSlots(*slots),
+		shardcast.WithParallel(*parallel), shardcast.WithUploadSlots(*slots), shardcast.WithHaveInterval(*haveEvery),
 		shardcast.WithAutoFetch(func(c cid.Cid, _ *shardcast.Manifest) {
 			s := svc.Stats()
 			say("DONE %s %d %d %d busy=%d failed=%d", c, time.Now().UnixNano(), s.BytesFetched, s.BytesServed, s.Busy, s.Failed)
