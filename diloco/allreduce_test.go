@@ -238,7 +238,7 @@ func TestAllReduceDeadPeer(t *testing.T) {
 	defer close(stall)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	errs := runAll(ctx, rs[:len(rs)], Round{ID: roundID("dead"), Group: group, Mode: Int8}, randomVectors(2, 4, 20000, 1))
+	errs := runAll(ctx, rs, Round{ID: roundID("dead"), Group: group, Mode: Int8}, randomVectors(2, 4, 20000, 1))
 	for i, err := range errs {
 		if hs[i].ID() == group[2] {
 			continue

@@ -107,8 +107,6 @@ func dequantizeAdd(dst []float32, src []byte, scale float32) {
 	}
 }
 
-func abs32(x float32) float32 { return math.Float32frombits(math.Float32bits(x) &^ (1 << 31)) }
-
 func isInf32(x float32) bool { return math.Float32bits(x)&0x7f800000 == 0x7f800000 }
 
 // Int8ErrorBound is the documented worst-case absolute error of one value of

@@ -311,6 +311,9 @@ func (r *Rounds) record(from peer.ID, m roundMsg) {
 		st = &attemptState{ready: map[peer.ID]string{}, confirms: map[peer.ID][]peer.ID{}, completes: map[peer.ID]string{}, aborts: map[peer.ID]roundMsg{}}
 		r.attempts[k] = st
 	}
+	if len(st.ready)+len(st.confirms)+len(st.completes)+len(st.aborts) >= 4*maxGroupSize {
+		return // bounded per attempt, whatever the number of senders
+	}
 	switch m.Type {
 	case "ready":
 		st.ready[from] = m.Spec

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"time"
 
@@ -159,6 +160,11 @@ func (w *Worker) Run(ctx context.Context) (*tensor.Set, error) {
 			PseudoGradient(pg, flat, res.Weights.Flatten(nil))
 		default:
 			return cur, fmt.Errorf("diloco: step %d: trainer returned neither weights nor pseudo-gradient", step)
+		}
+		for i, x := range pg {
+			if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+				return cur, fmt.Errorf("diloco: step %d: pseudo-gradient value %d is %v; not sharing it", step, i, x)
+			}
 		}
 		p := Progress{Step: step, Loss: res.Loss}
 		rr, err := w.rounds.Average(ctx, step, layout, pg, avg)
