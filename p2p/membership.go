@@ -451,14 +451,19 @@ func (m *Membership) validate(_ context.Context, from peer.ID, msg *pubsub.Messa
 		m.reject(RejectSpoofed)
 		return pubsub.ValidationReject
 	}
+	// Timing checks drop the message without penalising the peer that
+	// relayed it: an honest relay on a slow or overloaded link delivers
+	// late, and a relay cannot tell a replay from a late original.
+	// Structural faults above are penalised, since every honest relay
+	// validates before forwarding and would never pass them on.
 	now := time.Now()
 	if hb.Time.After(now.Add(m.cfg.MaxClockSkew)) {
 		m.reject(RejectFuture)
-		return pubsub.ValidationReject
+		return pubsub.ValidationIgnore
 	}
 	if hb.Time.Before(now.Add(-m.cfg.MaxAge)) {
 		m.reject(RejectReplay)
-		return pubsub.ValidationReject
+		return pubsub.ValidationIgnore
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()

@@ -249,8 +249,13 @@ func TestMembershipRejectsBadInput(t *testing.T) {
 				t.Errorf("node %d lists attacker %s as a member", i, mem.ID)
 			}
 		}
-		if got := stacks[i].Rejects.Count(topicName, pubsub.RejectValidationFailed); got < uint64(len(bad)) {
-			t.Errorf("node %d: gossipsub counted %d validation failures, want >= %d", i, got, len(bad))
+		// Structural faults are rejected (the relay is penalised); timing
+		// faults are ignored (a late relay may be honest).
+		if got := stacks[i].Rejects.Count(topicName, pubsub.RejectValidationFailed); got < 4 {
+			t.Errorf("node %d: gossipsub counted %d validation failures, want >= 4", i, got)
+		}
+		if got := stacks[i].Rejects.Count(topicName, pubsub.RejectValidationIgnored); got < 2 {
+			t.Errorf("node %d: gossipsub counted %d ignored messages, want >= 2", i, got)
 		}
 	}
 	// The honest members are unaffected.
