@@ -156,3 +156,15 @@ func TestRetryTransientSend(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+func TestSendEther(t *testing.T) {
+	e := newEnv(t, testParams())
+	to := crypto.PubkeyToAddress(testKey(100).PublicKey) // not funded at genesis
+	_, err := e.deployer.SendEther(e.ctx, to, big.NewInt(123456789))
+	must(t, err)
+	bal, err := e.sim.Client().BalanceAt(e.ctx, to, nil)
+	must(t, err)
+	if bal.Int64() != 123456789 {
+		t.Fatalf("balance %s", bal)
+	}
+}

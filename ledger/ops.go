@@ -6,7 +6,7 @@ import (
 	"math/big"
 	"time"
 
-	"github.com/ethereum/go-ethereum/accounts/abi"
+	"github.com/ethereum/go-ethereum"
 	"github.com/ethereum/go-ethereum/accounts/abi/bind/v2"
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
@@ -339,10 +339,25 @@ func (c *Client) Claim(ctx context.Context, poolID uint64) (*big.Int, *types.Rec
 // SendEther transfers amount wei of the chain's native currency, e.g. to
 // give a node gas money on a development chain.
 func (c *Client) SendEther(ctx context.Context, to common.Address, amount *big.Int) (*types.Receipt, error) {
-	bc := bind.NewBoundContract(to, abi.ABI{}, c.backend, c.backend, c.backend)
 	return c.send(ctx, "send ether", func(o *bind.TransactOpts) (*types.Transaction, error) {
-		o.Value = amount
-		return bc.Transfer(o)
+		gas, err := c.backend.EstimateGas(ctx, ethereum.CallMsg{From: c.from, To: &to, Value: amount})
+		if err != nil {
+			return nil, err
+		}
+		tip, err := c.backend.SuggestGasTipCap(ctx)
+		if err != nil {
+			return nil, err
+		}
+		head, err := c.backend.HeaderByNumber(ctx, nil)
+		if err != nil {
+			return nil, err
+		}
+		feeCap := new(big.Int).Add(tip, new(big.Int).Mul(head.BaseFee, big.NewInt(2)))
+		tx := types.NewTx(&types.DynamicFeeTx{
+			ChainID: c.chainID, Nonce: o.Nonce.Uint64(), GasTipCap: tip, GasFeeCap: feeCap,
+			Gas: gas, To: &to, Value: amount,
+		})
+		return o.Signer(o.From, tx)
 	})
 }
 

@@ -66,6 +66,7 @@ $OPENPOOL_PASSPHRASE or a prompt. Contract addresses are kept in
 		newLedgerUnstakeCmd(g, lf),
 		newLedgerWithdrawCmd(g, lf),
 		newLedgerMintCmd(g, lf),
+		newLedgerFundCmd(g, lf),
 		pool,
 		newLedgerRewardsCmd(g, lf),
 		newLedgerClaimCmd(g, lf),
@@ -548,6 +549,46 @@ func newLedgerMintCmd(g *globals, lf *ledgerFlags) *cobra.Command {
 			})(cmd, args)
 		},
 	}
+}
+
+func newLedgerFundCmd(g *globals, lf *ledgerFlags) *cobra.Command {
+	var ether, tokens string
+	cmd := &cobra.Command{
+		Use:   "fund <address>",
+		Short: "Send ether for gas and dev stake tokens from this account to another (dev chains)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			to, err := parseAddress(args[0])
+			if err != nil {
+				return err
+			}
+			eth, err := parseTokens(ether) // ether has 18 decimals too
+			if err != nil {
+				return err
+			}
+			tok, err := parseTokens(tokens)
+			if err != nil {
+				return err
+			}
+			return withSession(g, lf, func(ctx context.Context, c *ledger.Client) error {
+				if eth.Sign() > 0 {
+					if _, err := c.SendEther(ctx, to, eth); err != nil {
+						return err
+					}
+				}
+				if tok.Sign() > 0 {
+					if err := c.Transfer(ctx, to, tok); err != nil {
+						return err
+					}
+				}
+				fmt.Fprintf(g.stdout, "sent %s ether and %s tokens to %s\n", formatTokens(eth), formatTokens(tok), to.Hex())
+				return nil
+			})(cmd, args)
+		},
+	}
+	cmd.Flags().StringVar(&ether, "ether", "10", "ether to send for gas")
+	cmd.Flags().StringVar(&tokens, "tokens", "0", "stake tokens to transfer")
+	return cmd
 }
 
 // ----- pools -----

@@ -126,7 +126,10 @@ func TestLedgerCLI(t *testing.T) {
 		ledgerFails(t, code, msg, worker, append(args, "--rpc", url, "--deployment", depFile)...)
 	}
 
-	o("mint", workerAddr, "500")
+	o("mint", workerAddr, "400")
+	if out := o("fund", workerAddr, "--ether", "1", "--tokens", "100"); !strings.Contains(out, "sent 1 ether and 100 tokens") {
+		t.Fatalf("fund: %s", out)
+	}
 	if out := w("stake", "150", "--hardware", "1x RTX 4090"); !strings.Contains(out, "total stake 150") {
 		t.Fatalf("stake: %s", out)
 	}
