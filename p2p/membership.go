@@ -187,6 +187,7 @@ const (
 	RejectReplay    = "replay"
 	RejectFuture    = "future"
 	RejectStale     = "stale"
+	RejectDuplicate = "duplicate"
 	RejectFull      = "table_full"
 )
 
@@ -469,9 +470,15 @@ func (m *Membership) validate(_ context.Context, from peer.ID, msg *pubsub.Messa
 	defer m.mu.Unlock()
 	last, known := m.highest[hb.Peer]
 	if known && hb.Seq <= last {
-		// Recent but not newer: a late copy that gossip recovered after a
-		// newer one arrived. Drop it without penalising the relay.
-		m.rejected[RejectStale]++
+		// Recent but not newer: a second copy validated while the first was
+		// still in gossipsub's pipeline (same seq), or a late copy that
+		// gossip recovered after a newer one (lower seq). Drop it without
+		// penalising the relay.
+		if hb.Seq == last {
+			m.rejected[RejectDuplicate]++
+		} else {
+			m.rejected[RejectStale]++
+		}
 		return pubsub.ValidationIgnore
 	}
 	if !known && len(m.highest) >= m.cfg.MaxMembers {

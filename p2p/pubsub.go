@@ -50,7 +50,9 @@ func NewPubSub(ctx context.Context, h host.Host, cfg PubSubConfig) (*pubsub.PubS
 		pubsub.WithPeerScore(peerScoreParams(), peerScoreThresholds()),
 		pubsub.WithPeerExchange(cfg.PeerExchange),
 		pubsub.WithRawTracer(counter),
-		pubsub.WithValidateQueueSize(256),
+		// Duplicates are validated again until the first copy is through, so
+		// bursts need room; 1024 bounds the memory all the same.
+		pubsub.WithValidateQueueSize(1024),
 	}
 	if cfg.SeenMessagesTTL > 0 {
 		opts = append(opts, pubsub.WithSeenMessagesTTL(cfg.SeenMessagesTTL))
