@@ -163,8 +163,9 @@ func TestGethDev(t *testing.T) {
 	_, err = worker.JoinPool(ctx, inv)
 	wantErr(t, err, ledger.ErrAlreadyInPool)
 	wh := crypto.Keccak256Hash([]byte("geth work"))
-	_, err = worker.SubmitWork(ctx, poolID, wh, crypto.Keccak256Hash([]byte("geth proof")))
+	wr, err := worker.SubmitWork(ctx, poolID, wh, crypto.Keccak256Hash([]byte("geth proof")))
 	must(t, err)
+	t.Logf("submit work on geth --dev (its dev fork rules): %d gas", wr.GasUsed)
 	_, err = worker.InvalidateWork(ctx, poolID, wh, nil)
 	wantErr(t, err, ledger.ErrUnauthorized)
 
