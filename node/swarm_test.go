@@ -12,7 +12,7 @@ import (
 // node must list every other as an alive member.
 func TestSwarmConverges(t *testing.T) {
 	const n, pool = 50, "converge"
-	_, nodes := nodetest.Swarm(t, n, pool, node.WithHeartbeatInterval(500*time.Millisecond))
+	_, nodes := nodetest.Swarm(t, n, pool, node.WithHeartbeatInterval(time.Second))
 	ok := nodetest.WaitFor(3*time.Minute, func() bool {
 		for _, nd := range nodes {
 			if nodetest.AliveCount(nd, pool) != n {

@@ -11,16 +11,20 @@
 // every Interval (default 2 s). A member that leaves cleanly publishes a
 // deathrattle first, so the others drop it at once. A member with no
 // heartbeat for SuspectAfter intervals (default 3) becomes suspect and is
-// probed directly with libp2p ping; a failed probe makes it dead at once, a
-// successful one keeps it suspect until DeadAfter intervals (default 6) pass
-// without a heartbeat. With the defaults a crashed member is declared dead
-// between 3 and 4 intervals after its last heartbeat, i.e. at most 3 intervals
-// plus the probe timeout after the crash itself.
+// probed directly with libp2p ping (timeout Interval/4): a definite failure
+// (connection refused, no address) makes it dead at once, two timeouts in a
+// row make it dead too, and an answer keeps it suspect until DeadAfter
+// intervals (default 6) pass without a heartbeat (alive, but cut off from the
+// pool's gossip). So a crashed member is declared dead 3 to 3.5 intervals
+// after its last heartbeat, which is at most that long after the crash.
 //
-// Every membership message passes a topic validator before delivery:
-// malformed, oversize, wrong-pool, spoofed (subject is not the signer),
-// replayed (older than MaxAge), from-the-future and stale (sequence number not
-// above the highest seen) messages are dropped and counted by reason.
+// Every membership message passes a topic validator before delivery and is
+// dropped and counted by reason if it is malformed, oversize, wrong-pool or
+// spoofed (subject is not the signer) — these are rejected, lowering the
+// relaying peer's gossipsub score — or replayed (older than MaxAge), from the
+// future, stale or a duplicate (sequence number not above the highest seen) —
+// these are ignored without penalty, because an honest relay on a slow link
+// delivers late and cannot tell a replay from a late original.
 // Unsigned messages never get that far: gossipsub runs with strict signing and
 // the RejectCounter tracer counts its rejections.
 package p2p

@@ -640,7 +640,10 @@ func (m *Membership) check(ctx context.Context, now time.Time) {
 	}
 }
 
-// startProbe pings a suspect once; m.mu must be held.
+// startProbe pings a suspect directly; m.mu must be held. A definite
+// failure (connection refused, no address, wrong peer) makes it dead at once;
+// a timeout is given one more chance, since an overloaded peer or link may
+// simply be slow. Either way DeadAfter still applies.
 func (m *Membership) startProbe(ctx context.Context, id peer.ID) {
 	if m.probing[id] {
 		return
@@ -649,12 +652,19 @@ func (m *Membership) startProbe(ctx context.Context, id peer.ID) {
 	m.wg.Add(1)
 	go func() {
 		defer m.wg.Done()
-		alive := m.probe(ctx, id)
+		dead := false
+		for attempt := 0; attempt < 2 && !dead; attempt++ {
+			alive, definite := m.probe(ctx, id)
+			if alive || ctx.Err() != nil {
+				break
+			}
+			dead = definite || attempt == 1
+		}
 		m.mu.Lock()
 		defer m.mu.Unlock()
 		delete(m.probing, id)
 		mem, ok := m.members[id]
-		if !ok || mem.State != StateSuspect || alive || ctx.Err() != nil {
+		if !dead || !ok || mem.State != StateSuspect {
 			return
 		}
 		now := time.Now()
@@ -663,15 +673,23 @@ func (m *Membership) startProbe(ctx context.Context, id peer.ID) {
 	}()
 }
 
-// probe reports whether the peer answers a libp2p ping within ProbeTimeout.
-func (m *Membership) probe(ctx context.Context, id peer.ID) bool {
-	ctx, cancel := context.WithTimeout(ctx, m.cfg.ProbeTimeout)
+// probe pings the peer once within ProbeTimeout. It reports whether the
+// peer answered and, if not, whether the failure was definite rather than a
+// timeout.
+func (m *Membership) probe(ctx context.Context, id peer.ID) (alive, definite bool) {
+	pctx, cancel := context.WithTimeout(ctx, m.cfg.ProbeTimeout)
 	defer cancel()
 	select {
-	case res, ok := <-ping.Ping(ctx, m.h, id):
-		return ok && res.Error == nil
-	case <-ctx.Done():
-		return false
+	case res, ok := <-ping.Ping(pctx, m.h, id):
+		if ok && res.Error == nil {
+			return true, false
+		}
+		if !ok || pctx.Err() != nil || errors.Is(res.Error, context.DeadlineExceeded) {
+			return false, false
+		}
+		return false, true
+	case <-pctx.Done():
+		return false, false
 	}
 }
 
