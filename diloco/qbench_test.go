@@ -37,4 +37,3 @@ func BenchmarkMemcpy(b *testing.B) {
 		copy(dst, src)
 	}
 }
-
