@@ -115,6 +115,13 @@ func (c *Client) Register(ctx context.Context, computeUnits uint32, hardware str
 	return err
 }
 
+// Approve sets the stake token allowance of spender (the registry for
+// Stake, the pools contract for FundPool). Stake and FundPool approve by
+// themselves when the allowance is short.
+func (c *Client) Approve(ctx context.Context, spender common.Address, amount *big.Int) (*types.Receipt, error) {
+	return c.transact(ctx, "approve", c.token, c.tokenABI.PackApprove(spender, amount))
+}
+
 // approve raises the allowance of spender to at least amount.
 func (c *Client) approve(ctx context.Context, spender common.Address, amount *big.Int) error {
 	cur, err := call(ctx, c, "allowance", c.token, c.tokenABI.PackAllowance(c.from, spender), c.tokenABI.UnpackAllowance)
