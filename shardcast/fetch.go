@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/ipfs/go-cid"
@@ -260,8 +261,13 @@ func (f *fetchRun) worker(ctx context.Context) error {
 		f.inflight[i] = false
 		switch {
 		case err == nil:
-			f.t.own.set(i)
-			f.need--
+			// Every shard of the same bytes is now held too.
+			for _, j := range f.sameLocked(i) {
+				if !f.t.own.has(j) {
+					f.t.own.set(j)
+					f.need--
+				}
+			}
 			f.t.haveDue = true
 			s.cnt.shardsFetched.Add(1)
 		case errors.Is(err, ErrHashMismatch):
@@ -285,6 +291,8 @@ func (f *fetchRun) worker(ctx context.Context) error {
 			f.deferred[i][p] = time.Now().Add(deferFor)
 		case ctx.Err() == nil:
 			s.cnt.failed.Add(1)
+		}
+		if err != nil && ctx.Err() == nil {
 			s.log.Debug("shardcast: shard request failed", "peer", p, "shard", i, "err", err)
 		}
 		if err != nil && part != nil && part.w.open() {
@@ -325,6 +333,21 @@ func (f *fetchRun) dropHolderLocked(p peer.ID, i int) {
 	f.t.holders[p] = bm
 }
 
+// sameLocked returns the indexes of the shards of f's manifest with the
+// same CID as shard i (i included): a checkpoint may repeat a shard.
+func (f *fetchRun) sameLocked(i int) []int {
+	var out []int
+	for _, r := range f.s.index[f.m.Shards[i].CID] {
+		if r.t == f.t {
+			out = append(out, r.i)
+		}
+	}
+	if len(out) == 0 {
+		out = []int{i}
+	}
+	return out
+}
+
 // pickLocked chooses a source first, then a shard: the source is drawn
 // by weight (sources.pick) among the peers that have some shard we need and
 // may be asked now; the shard is the rarest of those it has (ties broken at
@@ -336,6 +359,10 @@ func (f *fetchRun) pickLocked(now time.Time) (int, peer.ID) {
 	for i := range f.m.Shards {
 		if f.t.own.has(i) || f.inflight[i] {
 			avail[i] = -1
+			continue
+		}
+		if busy := slices.ContainsFunc(f.sameLocked(i), func(j int) bool { return f.inflight[j] }); busy {
+			avail[i] = -1 // the same bytes are on their way
 			continue
 		}
 		for _, bm := range f.t.holders {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/ipfs/go-cid"
@@ -176,23 +177,34 @@ func (s *Service) acquireSlot() bool {
 func (s *Service) admit(c cid.Cid, fresh bool) (undo func(), ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	refs := s.index[c]
-	if len(refs) == 0 || !fresh {
+	if !fresh {
 		return func() {}, true
 	}
-	t, i := refs[0].t, refs[0].i
-	if t.origin && t.unserved > 0 && t.served[i] > 0 {
-		return nil, false
+	// The first index of c in each manifest that has it counts its uploads.
+	var firsts []shardRef
+	for _, r := range s.index[c] {
+		if !slices.ContainsFunc(firsts, func(f shardRef) bool { return f.t == r.t }) {
+			firsts = append(firsts, r)
+		}
 	}
-	if t.served[i] == 0 {
-		t.unserved--
+	for _, r := range firsts {
+		if r.t.origin && r.t.unserved > 0 && r.t.served[r.i] > 0 {
+			return nil, false
+		}
 	}
-	t.served[i]++
+	for _, r := range firsts {
+		if r.t.served[r.i] == 0 {
+			r.t.unserved--
+		}
+		r.t.served[r.i]++
+	}
 	return func() {
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		if t.served[i]--; t.served[i] == 0 {
-			t.unserved++
+		for _, r := range firsts {
+			if r.t.served[r.i]--; r.t.served[r.i] == 0 {
+				r.t.unserved++
+			}
 		}
 	}, true
 }

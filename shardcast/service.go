@@ -398,7 +398,12 @@ func (s *Service) setManifestLocked(t *tracked, m *Manifest, own bitmap) {
 			s.index[sh.CID] = append(s.index[sh.CID], shardRef{t, i})
 		}
 		t.served = make([]int, len(m.Shards))
-		t.unserved = len(m.Shards)
+		// Counted per distinct CID: admit serves by CID.
+		distinct := map[cid.Cid]bool{}
+		for _, sh := range m.Shards {
+			distinct[sh.CID] = true
+		}
+		t.unserved = len(distinct)
 	}
 	t.m, t.own = m, own
 }

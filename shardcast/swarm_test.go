@@ -537,3 +537,27 @@ func TestProtocolServesByteRangesAndRefusesBadRequests(t *testing.T) {
 type rangeBuf []byte
 
 func (b *rangeBuf) Write(p []byte) (int, error) { *b = append(*b, p...); return len(p), nil }
+
+func TestSwarmRepeatedShardsFetchedOnce(t *testing.T) {
+	owner := newKey(t)
+	nodes := startNodes(t, 3, owner.GetPublic())
+	same := randomBytes(t, MinShardSize)
+	var rep []byte
+	for range 4 {
+		rep = append(rep, same...)
+	}
+	files := map[string][]byte{"a.bin": rep, "b.bin": randomBytes(t, MinShardSize+1)}
+	c, m := publish(t, nodes[0], owner, 1, files)
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	fetchAll(t, ctx, nodes[1:], c, files)
+	// Six shards, three distinct (the first four are the same bytes).
+	if len(m.Shards) != 6 {
+		t.Fatalf("%d shards", len(m.Shards))
+	}
+	for i, n := range nodes[1:] {
+		if got := n.svc.Stats().BytesFetched; got != 2*MinShardSize+1 {
+			t.Errorf("node %d fetched %d bytes, want %d", i+1, got, 2*MinShardSize+1)
+		}
+	}
+}

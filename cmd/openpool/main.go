@@ -98,6 +98,7 @@ func newRootCmd(g *globals) *cobra.Command {
 		newStatusCmd(g),
 		newDevCmd(g),
 		newLedgerCmd(g),
+		newCheckpointCmd(g),
 	)
 	return root
 }
