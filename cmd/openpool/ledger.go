@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/common/hexutil"
 	"github.com/ethereum/go-ethereum/ethclient"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -54,6 +55,8 @@ $OPENPOOL_PASSPHRASE or a prompt. Contract addresses are kept in
 
 	pool := &cobra.Command{Use: "pool", Short: "Create compute pools, invite nodes, join and leave"}
 	pool.AddCommand(newLedgerPoolCreateCmd(g, lf), newLedgerPoolInviteCmd(g, lf), newLedgerPoolJoinCmd(g, lf), newLedgerPoolLeaveCmd(g, lf))
+	work := &cobra.Command{Use: "work", Short: "Record work submissions and invalidate them (validators)"}
+	work.AddCommand(newLedgerWorkSubmitCmd(g, lf), newLedgerWorkInvalidateCmd(g, lf))
 	key := &cobra.Command{Use: "key", Short: "Manage this data directory's Ethereum key"}
 	key.AddCommand(newLedgerKeyCreateCmd(g, lf), newLedgerKeyShowCmd(g))
 
@@ -68,6 +71,7 @@ $OPENPOOL_PASSPHRASE or a prompt. Contract addresses are kept in
 		newLedgerMintCmd(g, lf),
 		newLedgerFundCmd(g, lf),
 		pool,
+		work,
 		newLedgerRewardsCmd(g, lf),
 		newLedgerClaimCmd(g, lf),
 		newLedgerStatusCmd(g, lf),
@@ -743,6 +747,78 @@ func newLedgerPoolLeaveCmd(g *globals, lf *ledgerFlags) *cobra.Command {
 			})(cmd, args)
 		},
 	}
+}
+
+// ----- work -----
+
+func parseHash(what, s string) (common.Hash, error) {
+	b, err := hexutil.Decode(s)
+	if err != nil || len(b) != 32 {
+		return common.Hash{}, usagef("bad %s %q: want 0x and 64 hex digits", what, s)
+	}
+	return common.BytesToHash(b), nil
+}
+
+func newLedgerWorkSubmitCmd(g *globals, lf *ledgerFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:   "submit <pool> <work-hash> <proof-hash>",
+		Short: "Record a work submission: the hash of the work and of its TOPLOC proof",
+		Args:  cobra.ExactArgs(3),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := parsePoolID(args[0])
+			if err != nil {
+				return err
+			}
+			wh, err := parseHash("work hash", args[1])
+			if err != nil {
+				return err
+			}
+			ph, err := parseHash("proof hash", args[2])
+			if err != nil {
+				return err
+			}
+			return withSession(g, lf, func(ctx context.Context, c *ledger.Client) error {
+				r, err := c.SubmitWork(ctx, id, wh, ph)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(g.stdout, "submitted work %s to pool %d in block %s\n", wh.Hex(), id, r.BlockNumber)
+				return nil
+			})(cmd, args)
+		},
+	}
+}
+
+func newLedgerWorkInvalidateCmd(g *globals, lf *ledgerFlags) *cobra.Command {
+	var slash string
+	cmd := &cobra.Command{
+		Use:   "invalidate <pool> <work-hash>",
+		Short: "Invalidate a submission within its validation window and slash (validators only)",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := parsePoolID(args[0])
+			if err != nil {
+				return err
+			}
+			wh, err := parseHash("work hash", args[1])
+			if err != nil {
+				return err
+			}
+			amount, err := parseTokens(slash)
+			if err != nil {
+				return err
+			}
+			return withSession(g, lf, func(ctx context.Context, c *ledger.Client) error {
+				if _, err := c.InvalidateWork(ctx, id, wh, amount); err != nil {
+					return err
+				}
+				fmt.Fprintf(g.stdout, "invalidated work %s in pool %d, slashed %s\n", wh.Hex(), id, formatTokens(amount))
+				return nil
+			})(cmd, args)
+		},
+	}
+	cmd.Flags().StringVar(&slash, "slash", "0", "tokens to slash from the node's provider (paid to you)")
+	return cmd
 }
 
 // ----- rewards -----

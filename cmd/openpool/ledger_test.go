@@ -151,6 +151,12 @@ func TestLedgerCLI(t *testing.T) {
 			t.Fatalf("status lacks %q:\n%s", want, status)
 		}
 	}
+	h1 := "0x" + strings.Repeat("ab", 32)
+	h2 := "0x" + strings.Repeat("cd", 32)
+	w("work", "submit", "1", h1, h2)
+	wFails(1, "WorkAlreadySubmitted", "work", "submit", "1", h1, h2)
+	wFails(1, "NotValidator", "work", "invalidate", "1", h1)
+	wFails(2, "bad work hash", "work", "submit", "1", "0x12", h2)
 	time.Sleep(1100 * time.Millisecond) // some active time on the wall-clock chain
 	w("pool", "leave", "1")
 	if out := w("rewards", "1"); !strings.Contains(out, "not in pool") || !strings.Contains(out, "claimable 0.") {
@@ -162,6 +168,14 @@ func TestLedgerCLI(t *testing.T) {
 	wFails(1, "NothingToClaim", "claim", "1")
 	// Replay of a used invite after leaving.
 	wFails(1, "InviteAlreadyUsed", "pool", "join", inviteFile)
+	// The deployer is a validator: invalidate and slash 10 of the worker's stake.
+	if out := o("work", "invalidate", "1", h1, "--slash", "10"); !strings.Contains(out, "slashed 10") {
+		t.Fatalf("invalidate: %s", out)
+	}
+	// Slashing takes unbonding funds first.
+	if status := w("status"); !strings.Contains(status, "100 staked, 40 unbonding") {
+		t.Fatalf("status after slash:\n%s", status)
+	}
 
 	// Usage errors exit 2 with a message that says what to do.
 	wFails(2, "bad token amount", "stake", "lots")
