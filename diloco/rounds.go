@@ -16,6 +16,8 @@ import (
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/openpool/openpool/p2p"
 )
 
 // Rounds forms leaderless all-reduce rounds for one pool over a gossip
@@ -146,10 +148,6 @@ var (
 	ErrNotInGroup = errors.New("diloco: not in the round's group")
 )
 
-// TopicName is the pool topic of a kind, "/openpool/pool/<pool>/<kind>/1.0.0"
-// (the format of p2p.TopicName).
-func TopicName(pool, kind string) string { return "/openpool/pool/" + pool + "/" + kind + "/1.0.0" }
-
 // maxRoundMsg bounds a round message (a confirm names up to maxGroupSize peers).
 const maxRoundMsg = 64 << 10
 
@@ -198,7 +196,7 @@ func NewRounds(h host.Host, ps *pubsub.PubSub, pool string, ring *Ring, opts ...
 			return nil, err
 		}
 	}
-	name := TopicName(pool, "rounds")
+	name := p2p.TopicName(pool, "rounds")
 	if err := ps.RegisterTopicValidator(name, validateRoundMsg); err != nil {
 		return nil, fmt.Errorf("diloco: rounds topic validator: %w", err)
 	}
