@@ -54,9 +54,12 @@ func (o *Nesterov) Apply(w, g []float32) error {
 	}
 	lr, m := float32(o.LR), float32(o.Momentum)
 	for i, gi := range g {
-		b := m*o.Buf[i] + gi
+		// float32(...) around each product forbids fused multiply-adds
+		// (the Go spec lets arm64 fuse), so every platform computes the
+		// same bits and peers stay bit-identical.
+		b := float32(m*o.Buf[i]) + gi
 		o.Buf[i] = b
-		w[i] -= lr * (gi + m*b)
+		w[i] -= float32(lr * (gi + float32(m*b)))
 	}
 	o.Step++
 	return nil

@@ -44,19 +44,21 @@ func quantize(dst []byte, src []float32) {
 	// x*inv is in [-127, 127] (a rounding hair beyond at ±amax). Adding
 	// 2^23+128 leaves round(x*inv)+128 (round half to even) in the low
 	// mantissa bits of the sum, which is faster than a float-to-int
-	// conversion: u = low byte, in [1, 255].
+	// conversion: u = low byte, in [1, 255]. float32() keeps the product
+	// rounded on its own (no fused multiply-add on any platform), so all
+	// peers produce the same bytes.
 	const magic = 1<<23 + 128
 	i = 0
 	for ; i+4 <= len(src); i += 4 {
 		s := src[i : i+4 : i+4]
 		d := q[i : i+4 : i+4]
-		d[0] = uint8(math.Float32bits(s[0]*inv + magic))
-		d[1] = uint8(math.Float32bits(s[1]*inv + magic))
-		d[2] = uint8(math.Float32bits(s[2]*inv + magic))
-		d[3] = uint8(math.Float32bits(s[3]*inv + magic))
+		d[0] = uint8(math.Float32bits(float32(s[0]*inv) + magic))
+		d[1] = uint8(math.Float32bits(float32(s[1]*inv) + magic))
+		d[2] = uint8(math.Float32bits(float32(s[2]*inv) + magic))
+		d[3] = uint8(math.Float32bits(float32(s[3]*inv) + magic))
 	}
 	for ; i < len(src); i++ {
-		q[i] = uint8(math.Float32bits(src[i]*inv + magic))
+		q[i] = uint8(math.Float32bits(float32(src[i]*inv) + magic))
 	}
 }
 
