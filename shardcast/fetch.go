@@ -101,7 +101,7 @@ func (s *Service) fetch(ctx context.Context, t *tracked) (*Manifest, error) {
 	t.signal()
 	s.mu.Unlock()
 
-	f := &fetchRun{s: s, t: t, m: m, need: need, inflight: make([]bool, len(m.Shards)), partials: map[int]*partial{}, deferred: map[int]map[peer.ID]time.Time{}}
+	f := &fetchRun{s: s, t: t, m: m, need: need, inflight: make([]int, len(m.Shards)), running: map[int][]*attempt{}, partials: map[int]*partial{}, deferred: map[int]map[peer.ID]time.Time{}}
 	if err := f.run(ctx); err != nil {
 		return nil, wrap(err)
 	}
@@ -201,7 +201,8 @@ type fetchRun struct {
 	t        *tracked
 	m        *Manifest
 	need     int
-	inflight []bool
+	inflight []int // downloads in progress per shard (2 in the end game)
+	running  map[int][]*attempt
 	partials map[int]*partial
 	deferred map[int]map[peer.ID]time.Time // shard -> peers that deferred it, until
 }
@@ -227,6 +228,12 @@ func (f *fetchRun) run(ctx context.Context) error {
 	return first
 }
 
+// attempt is one download in progress.
+type attempt struct {
+	p      peer.ID
+	cancel context.CancelFunc
+}
+
 func (f *fetchRun) worker(ctx context.Context) error {
 	s := f.s
 	for {
@@ -235,7 +242,7 @@ func (f *fetchRun) worker(ctx context.Context) error {
 			s.mu.Unlock()
 			return nil
 		}
-		i, p := f.pickLocked(time.Now())
+		i, p, dup := f.pickLocked(time.Now())
 		if i < 0 {
 			if time.Since(f.t.lastHave) >= wantInterval && !f.anySourceLocked() {
 				f.t.haveDue = true
@@ -250,15 +257,25 @@ func (f *fetchRun) worker(ctx context.Context) error {
 			}
 			continue
 		}
-		f.inflight[i] = true
-		part := f.partials[i]
-		delete(f.partials, i)
+		dctx, dcancel := context.WithCancel(ctx)
+		a := &attempt{p: p, cancel: dcancel}
+		f.inflight[i]++
+		f.running[i] = append(f.running[i], a)
+		var part *partial
+		if !dup {
+			part = f.partials[i]
+			delete(f.partials, i)
+		}
 		s.mu.Unlock()
 
-		part, err := f.download(ctx, i, p, part)
+		part, err := f.download(dctx, i, p, part)
 
 		s.mu.Lock()
-		f.inflight[i] = false
+		f.inflight[i]--
+		f.running[i] = slices.DeleteFunc(f.running[i], func(b *attempt) bool { return b == a })
+		// Canceled because another download of the same shard won.
+		lost := err != nil && dctx.Err() != nil && ctx.Err() == nil
+		dcancel()
 		switch {
 		case err == nil:
 			// Every shard of the same bytes is now held too.
@@ -268,8 +285,12 @@ func (f *fetchRun) worker(ctx context.Context) error {
 					f.need--
 				}
 			}
+			for _, b := range f.running[i] {
+				b.cancel() // the end game's other copy
+			}
 			f.t.haveDue = true
 			s.cnt.shardsFetched.Add(1)
+		case lost:
 		case errors.Is(err, ErrHashMismatch):
 			s.cnt.hashFailures.Add(1)
 			if part != nil && len(part.from) == 1 {
@@ -292,11 +313,11 @@ func (f *fetchRun) worker(ctx context.Context) error {
 		case ctx.Err() == nil:
 			s.cnt.failed.Add(1)
 		}
-		if err != nil && ctx.Err() == nil {
+		if err != nil && !lost && ctx.Err() == nil {
 			s.log.Debug("shardcast: shard request failed", "peer", p, "shard", i, "err", err)
 		}
 		if err != nil && part != nil && part.w.open() {
-			if part.w.Written() > 0 {
+			if part.w.Written() > 0 && !lost && f.partials[i] == nil && !f.t.own.has(i) {
 				f.partials[i] = part
 			} else {
 				part.w.Abort()
@@ -354,22 +375,27 @@ func (f *fetchRun) sameLocked(i int) []int {
 // random). Choosing the source first keeps every uplink that has something
 // to give busy; choosing the shard by rarity keeps the swarm's shards
 // diverse, so that every peer has something to give.
-func (f *fetchRun) pickLocked(now time.Time) (int, peer.ID) {
+func (f *fetchRun) pickLocked(now time.Time) (int, peer.ID, bool) {
 	avail := make([]int, len(f.m.Shards))
+	fresh := 0
 	for i := range f.m.Shards {
-		if f.t.own.has(i) || f.inflight[i] {
+		if f.t.own.has(i) || f.inflight[i] > 0 {
 			avail[i] = -1
 			continue
 		}
-		if busy := slices.ContainsFunc(f.sameLocked(i), func(j int) bool { return f.inflight[j] }); busy {
+		if busy := slices.ContainsFunc(f.sameLocked(i), func(j int) bool { return f.inflight[j] > 0 }); busy {
 			avail[i] = -1 // the same bytes are on their way
 			continue
 		}
+		fresh++
 		for _, bm := range f.t.holders {
 			if bm == nil || bm.has(i) {
 				avail[i]++
 			}
 		}
+	}
+	if fresh == 0 {
+		return f.endgameLocked(now)
 	}
 	wanted := func(p peer.ID, bm bitmap, i int) bool {
 		return avail[i] > 0 && (bm == nil || bm.has(i)) && !now.Before(f.deferred[i][p])
@@ -385,7 +411,7 @@ func (f *fetchRun) pickLocked(now time.Time) (int, peer.ID) {
 	}
 	p := f.s.src.pick(peers, now)
 	if p == "" {
-		return -1, ""
+		return -1, "", false
 	}
 	bm := f.t.holders[p]
 	best, ties := -1, 0
@@ -403,7 +429,41 @@ func (f *fetchRun) pickLocked(now time.Time) (int, peer.ID) {
 			}
 		}
 	}
-	return best, p
+	return best, p, false
+}
+
+// endgameLocked, once every missing shard is being downloaded, picks one
+// of them to download a second time from another source: the first copy to
+// arrive wins and cancels the other. A last shard on a slow or dying source
+// then no longer holds up the whole checkpoint.
+func (f *fetchRun) endgameLocked(now time.Time) (int, peer.ID, bool) {
+	var peers []peer.ID
+	can := func(p peer.ID, bm bitmap, i int) bool {
+		if f.t.own.has(i) || f.inflight[i] != 1 || !(bm == nil || bm.has(i)) || now.Before(f.deferred[i][p]) {
+			return false
+		}
+		return !slices.ContainsFunc(f.running[i], func(a *attempt) bool { return a.p == p })
+	}
+	for p, bm := range f.t.holders {
+		for i := range f.m.Shards {
+			if can(p, bm, i) {
+				peers = append(peers, p)
+				break
+			}
+		}
+	}
+	p := f.s.src.pick(peers, now)
+	if p == "" {
+		return -1, "", false
+	}
+	bm := f.t.holders[p]
+	var cands []int
+	for i := range f.m.Shards {
+		if can(p, bm, i) {
+			cands = append(cands, i)
+		}
+	}
+	return cands[rand.IntN(len(cands))], p, true
 }
 
 // download receives shard i (or the rest of it, continuing part) from p and

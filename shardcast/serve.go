@@ -86,7 +86,8 @@ func (s *Service) serveShard(st network.Stream, req request) {
 	}
 	defer func() { <-s.slots }()
 	// A continuation (offset > 0) finishes what was started: always admitted.
-	undo, ok := s.admit(req.cid, req.offset == 0)
+	// An upload that would leave the uplink idle otherwise is never deferred.
+	undo, ok := s.admit(req.cid, req.offset == 0, len(s.slots) > 1)
 	if !ok {
 		s.writeStatus(st, statusDefer)
 		return
@@ -173,8 +174,10 @@ func (s *Service) acquireSlot() bool {
 // is deferred: the requester asks for another shard, and gets this one from
 // the peer that has it. The publisher's upload thus brings a new shard into
 // the swarm every time (BitTorrent's super-seeding). Every other upload is
-// admitted. undo forgets an upload that failed.
-func (s *Service) admit(c cid.Cid, fresh bool) (undo func(), ok bool) {
+// admitted, and so is any upload when no other one is running (mayDefer
+// false): an idle uplink serves what is asked. undo forgets an upload that
+// failed.
+func (s *Service) admit(c cid.Cid, fresh, mayDefer bool) (undo func(), ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !fresh {
@@ -188,7 +191,7 @@ func (s *Service) admit(c cid.Cid, fresh bool) (undo func(), ok bool) {
 		}
 	}
 	for _, r := range firsts {
-		if r.t.origin && r.t.unserved > 0 && r.t.served[r.i] > 0 {
+		if mayDefer && r.t.origin && r.t.unserved > 0 && r.t.served[r.i] > 0 {
 			return nil, false
 		}
 	}

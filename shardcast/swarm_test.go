@@ -413,7 +413,8 @@ func TestSwarmFetchResumesAfterRestart(t *testing.T) {
 	pss := swarmtest.GossipSubs(t, hs)
 	seed := startService(t, hs[0], pss[0], filepath.Join(dir, "seed"), owner.GetPublic())
 	fetcherDir := filepath.Join(dir, "fetcher")
-	fetcher := startService(t, hs[1], pss[1], fetcherDir, owner.GetPublic())
+	// One download at a time: no end-game duplicates, so bytes count exactly.
+	fetcher := startService(t, hs[1], pss[1], fetcherDir, owner.GetPublic(), WithParallel(1))
 	waitTopicPeers(t, []*testNode{seed, fetcher}, 1)
 
 	// The fetcher gets what the seed has, then waits for the rest: kill it.
@@ -445,7 +446,7 @@ func TestSwarmFetchResumesAfterRestart(t *testing.T) {
 	swarmtest.Connect(t, hs2[1], hs[0])
 	swarmtest.Connect(t, hs2[0], hs2[1])
 	publisher := startService(t, hs2[0], pss2[0], filepath.Join(dir, "publisher"), owner.GetPublic())
-	fetcher2 := startService(t, hs2[1], pss2[1], fetcherDir, owner.GetPublic())
+	fetcher2 := startService(t, hs2[1], pss2[1], fetcherDir, owner.GetPublic(), WithParallel(1))
 	waitTopicPeers(t, []*testNode{seed, publisher, fetcher2}, 2)
 	ctx2, cancel2 := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel2()
