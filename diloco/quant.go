@@ -22,6 +22,10 @@ func quantize(dst []byte, src []float32) {
 	// |x| as bits orders like |x| for finite values: a branch-free max.
 	var m0, m1, m2, m3 uint32
 	i := 0
+	if hasAVX2 && len(src) >= 32 {
+		i = len(src) &^ 31
+		m0 = absmaxAVX2(&src[0], i)
+	}
 	for ; i+4 <= len(src); i += 4 {
 		s := src[i : i+4 : i+4]
 		m0 = max(m0, math.Float32bits(s[0])&0x7fffffff)
@@ -49,6 +53,10 @@ func quantize(dst []byte, src []float32) {
 	// peers produce the same bytes.
 	const magic = 1<<23 + 128
 	i = 0
+	if hasAVX2 && len(src) >= 8 {
+		i = len(src) &^ 7
+		quantizeAVX2(&q[0], &src[0], i, inv)
+	}
 	for ; i+4 <= len(src); i += 4 {
 		s := src[i : i+4 : i+4]
 		d := q[i : i+4 : i+4]
@@ -79,6 +87,10 @@ func dequantize(dst []float32, src []byte, scale float32) {
 	}
 	q := src[int8Header : int8Header+len(dst)]
 	i := 0
+	if hasAVX2 && len(q) >= 8 {
+		i = len(q) &^ 7
+		dequantAVX2(&dst[0], &q[0], i, scale, false)
+	}
 	for ; i+8 <= len(q); i += 8 {
 		s := q[i : i+8 : i+8]
 		d := dst[i : i+8 : i+8]
@@ -98,6 +110,10 @@ func dequantizeAdd(dst []float32, src []byte, scale float32) {
 	}
 	q := src[int8Header : int8Header+len(dst)]
 	i := 0
+	if hasAVX2 && len(q) >= 8 {
+		i = len(q) &^ 7
+		dequantAVX2(&dst[0], &q[0], i, scale, true)
+	}
 	for ; i+4 <= len(q); i += 4 {
 		s := q[i : i+4 : i+4]
 		d := dst[i : i+4 : i+4]
