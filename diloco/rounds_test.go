@@ -167,7 +167,9 @@ func TestRoundsKillPeerMidRound(t *testing.T) {
 	if outs[ok[0]].res.Attempt == 0 {
 		t.Fatalf("round completed in attempt 0 although a member died")
 	}
-	t.Logf("survivors finished in attempt %d; victim: %v", outs[ok[0]].res.Attempt, outs[victim].err)
+	// The victim's process lives on in this test with its host closed: it
+	// can only form a group of itself, which is not checked here.
+	t.Logf("survivors finished in attempt %d; the victim (host closed) returned %v", outs[ok[0]].res.Attempt, outs[victim].err)
 }
 
 // TestRoundsDropCorruptPeer: a peer that sends frames of the wrong length
