@@ -212,3 +212,36 @@ func TestRoundsDropCorruptPeer(t *testing.T) {
 	}
 	t.Logf("corrupt peer: %v", outs[bad].err)
 }
+
+// TestRoundsStalledPeer: one of 6 peers hangs in the middle of the
+// all-reduce (alive, but sends nothing for 6 s). The others hit the read
+// deadline, redo the round without it and agree bit for bit; the staller
+// does not complete a round with them.
+func TestRoundsStalledPeer(t *testing.T) {
+	const n, staller = 6, 4
+	var once sync.Once
+	p := newPool(t, n, func(i int, h host.Host) []diloco.RingOption {
+		if i != staller {
+			return nil
+		}
+		return []diloco.RingOption{diloco.WithFrameMutator(func(phase, chunk int, f []byte) []byte {
+			if phase == 2 {
+				once.Do(func() { time.Sleep(6 * time.Second) })
+			}
+			return f
+		})}
+	}, diloco.WithMode(diloco.Float32))
+	src := vectors(n, 20_000)
+	outs := averageAll(p, 3, src, nil)
+	var ok []int
+	for i := range n {
+		if i != staller {
+			ok = append(ok, i)
+		}
+	}
+	checkSurvivors(t, p, outs, src, ok, 1e-8)
+	if outs[staller].err == nil && slices.Equal(outs[staller].res.Group, outs[ok[0]].res.Group) {
+		t.Fatalf("the staller completed the survivors' round")
+	}
+	t.Logf("survivors: attempt %d; staller: group %d, err %v", outs[ok[0]].res.Attempt, len(outs[staller].res.Group), outs[staller].err)
+}
