@@ -268,7 +268,9 @@ func (f *fetchRun) worker(ctx context.Context) error {
 		}
 		s.mu.Unlock()
 
+		s.cnt.downloads.Add(1)
 		part, err := f.download(dctx, i, p, part)
+		s.cnt.downloads.Add(-1)
 
 		s.mu.Lock()
 		f.inflight[i]--

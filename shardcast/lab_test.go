@@ -9,7 +9,11 @@ package shardcast
 // are deleted at the end. Needs root, ip and tc.
 //
 // Knobs (environment): SHARDCAST_LAB_MBIT (B, default 40),
-// SHARDCAST_LAB_MIB (S, default 32), SHARDCAST_LAB_SHARD_KIB (default 1024).
+// SHARDCAST_LAB_MIB (S, default 32), SHARDCAST_LAB_SHARD_KIB (default 256:
+// the pool owner picks the shard size; about S/128 keeps the pipeline deep),
+// SHARDCAST_LAB_N (run one N instead of 8 and 16), SHARDCAST_LAB_QUEUE_MS
+// (tbf queue, default 50), SHARDCAST_LAB_NODE_FLAGS / SHARDCAST_LAB_PUB_FLAGS
+// (extra labnode flags for every node / the publisher).
 
 import (
 	"bufio"
@@ -112,6 +116,14 @@ func newLab(t *testing.T, n int, mbit int) *lab {
 }
 
 func (l *lab) destroy() {
+	if os.Getenv("SHARDCAST_LAB_TCSTATS") != "" && len(l.nodes) > 1 {
+		for _, i := range []int{0, 1} {
+			out, _ := exec.Command("ip", "netns", "exec", l.nodes[i], "tc", "-s", "qdisc", "show", "dev", fmt.Sprintf("%sh%d", l.tag, i)).CombinedOutput()
+			fmt.Printf("node %d uplink:\n%s", i, out)
+			out, _ = exec.Command("ip", "netns", "exec", l.sw, "tc", "-s", "qdisc", "show", "dev", fmt.Sprintf("%sp%d", l.tag, i)).CombinedOutput()
+			fmt.Printf("node %d downlink:\n%s", i, out)
+		}
+	}
 	for _, p := range l.procs {
 		if p != nil && p.cmd.Process != nil {
 			_, _ = io.WriteString(p.in, "QUIT\n")
@@ -233,7 +245,7 @@ func writeLabCheckpoint(t *testing.T, size int) string {
 func TestLabBroadcast(t *testing.T) {
 	mbit := envInt("SHARDCAST_LAB_MBIT", 40)
 	size := envInt("SHARDCAST_LAB_MIB", 32) << 20
-	shard := envInt("SHARDCAST_LAB_SHARD_KIB", 1024) << 10
+	shard := envInt("SHARDCAST_LAB_SHARD_KIB", 256) << 10
 	ns := []int{8, 16}
 	if n := envInt("SHARDCAST_LAB_N", 0); n > 1 {
 		ns = []int{n}

@@ -37,6 +37,8 @@ import (
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+	libp2pyamux "github.com/libp2p/go-libp2p/p2p/muxer/yamux"
+	"github.com/libp2p/go-yamux/v5"
 
 	"github.com/openpool/openpool/shardcast"
 )
@@ -56,6 +58,7 @@ func run() error {
 	parallel := flag.Int("parallel", shardcast.DefaultParallel, "parallel shard downloads")
 	slots := flag.Int("slots", shardcast.DefaultUploadSlots, "upload slots")
 	verbose := flag.Bool("v", false, "log debug messages")
+	windowKiB := flag.Int("yamux-window", 0, "initial yamux stream window in KiB (0: libp2p's default, 256)")
 	haveEvery := flag.Duration("have", shardcast.DefaultHaveInterval, "least time between have-map advertisements")
 	trace := flag.Duration("trace", 0, "print traffic counters to stderr at this interval")
 	flag.Parse()
@@ -80,7 +83,13 @@ func run() error {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	h, err := libp2p.New(libp2p.ListenAddrStrings(*listen), libp2p.DisableRelay(), libp2p.ResourceManager(&network.NullResourceManager{}))
+	hopts := []libp2p.Option{libp2p.ListenAddrStrings(*listen), libp2p.DisableRelay(), libp2p.ResourceManager(&network.NullResourceManager{})}
+	if *windowKiB > 0 {
+		cfg := *(*yamux.Config)(libp2pyamux.DefaultTransport)
+		cfg.InitialStreamWindowSize = uint32(*windowKiB) << 10
+		hopts = append(hopts, libp2p.Muxer(libp2pyamux.ID, (*libp2pyamux.Transport)(&cfg)))
+	}
+	h, err := libp2p.New(hopts...)
 	if err != nil {
 		return err
 	}
@@ -117,8 +126,8 @@ func run() error {
 			var last int64
 			for range time.Tick(*trace) {
 				s := svc.Stats()
-				if s.BytesFetched != last {
-					fmt.Fprintf(os.Stderr, "TRACE %s %d fetched=%d served=%d busy=%d failed=%d\n", h.ID().ShortString(), time.Now().UnixMilli()%100000, s.BytesFetched, s.BytesServed, s.Busy, s.Failed)
+				if s.BytesFetched != last || s.Uploads > 0 {
+					fmt.Fprintf(os.Stderr, "TRACE %s %d fetched=%d served=%d busy=%d failed=%d down=%d up=%d\n", h.ID().String()[46:], time.Now().UnixMilli()%100000, s.BytesFetched, s.BytesServed, s.Busy, s.Failed, s.Downloads, s.Uploads)
 					last = s.BytesFetched
 				}
 			}
