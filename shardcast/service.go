@@ -159,11 +159,6 @@ func WithAutoFetch(onComplete func(cid.Cid, *Manifest)) Option {
 	return func(c *config) error { c.autoFetch = true; c.onComplete = onComplete; return nil }
 }
 
-// withSeed fixes the source-choice randomness (tests).
-func withSeed(seed uint64) Option {
-	return func(c *config) error { c.seed = seed; return nil }
-}
-
 // Stats counts a Service's traffic.
 type Stats struct {
 	BytesFetched  int64 // shard bytes received (including rejected ones)

@@ -160,13 +160,6 @@ func (s *sources) penalize(p peer.ID) {
 	s.mu.Unlock()
 }
 
-func (s *sources) isBanned(p peer.ID) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	st := s.peers[p]
-	return st != nil && st.banned
-}
-
 // PeerScore is a snapshot of what a Service knows about one source.
 type PeerScore struct {
 	Throughput float64 // EMA, bytes per second
