@@ -43,6 +43,10 @@ const (
 	wantInterval = time.Second
 	// connectTimeout bounds opening a stream (including a dial).
 	connectTimeout = 10 * time.Second
+	// maxAutoFetches bounds the fetches that announcements start at once.
+	maxAutoFetches = 2
+	// autoManifestTimeout gives up an announced manifest no peer serves.
+	autoManifestTimeout = time.Minute
 	// maxTrackedPeers bounds the have-maps kept per manifest.
 	maxTrackedPeers = 4096
 )
@@ -240,7 +244,9 @@ type Service struct {
 	index   map[cid.Cid][]shardRef // shard CID -> where it is in tracked manifests
 	latest  cid.Cid                // newest complete manifest, re-announced
 	latestV uint64
-	closed  bool
+	// autoRunning counts auto-fetches in progress (at most maxAutoFetches).
+	autoRunning int
+	closed      bool
 }
 
 // New starts shardcast for pool on h, with ps's gossip and st's storage.
@@ -588,11 +594,33 @@ func (s *Service) autoFetchLocked(c cid.Cid, version uint64) *tracked {
 	if !s.cfg.autoFetch || s.closed || (s.latest.Defined() && version <= s.latestV) {
 		return nil
 	}
+	// Anyone may announce anything: bound what announcements can start.
+	if s.autoRunning >= maxAutoFetches {
+		return nil
+	}
+	s.autoRunning++
 	t := s.trackLocked(c)
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		m, err := s.Fetch(s.ctx, c)
+		ctx, cancel := context.WithCancel(s.ctx)
+		defer cancel()
+		// A manifest nobody serves (a bogus announcement) is given up.
+		watchdog := time.AfterFunc(autoManifestTimeout, func() {
+			s.mu.Lock()
+			if t.m == nil {
+				cancel()
+			}
+			s.mu.Unlock()
+		})
+		m, err := s.Fetch(ctx, c)
+		watchdog.Stop()
+		s.mu.Lock()
+		s.autoRunning--
+		if err != nil && t.m == nil && t.fetch == nil {
+			delete(s.tracked, c)
+		}
+		s.mu.Unlock()
 		if err != nil {
 			if s.ctx.Err() == nil {
 				s.log.Warn("shardcast: auto-fetch failed", "manifest", c, "err", err)

@@ -562,3 +562,63 @@ func TestSwarmRepeatedShardsFetchedOnce(t *testing.T) {
 		}
 	}
 }
+
+func TestSwarmAutoFetchOnAnnouncement(t *testing.T) {
+	owner := newKey(t)
+	done := make(chan cid.Cid, 16)
+	nodes := startNodes(t, 5, owner.GetPublic(), WithAutoFetch(func(c cid.Cid, _ *Manifest) { done <- c }))
+	files := checkpointFiles(t, 6)
+	c, _ := publish(t, nodes[0], owner, 1, files)
+	for range 4 {
+		select {
+		case got := <-done:
+			if !got.Equals(c) {
+				t.Fatalf("auto-fetched %v, want %v", got, c)
+			}
+		case <-time.After(60 * time.Second):
+			t.Fatal("not every node fetched the announced checkpoint")
+		}
+	}
+	for _, n := range nodes[1:] {
+		m, err := n.st.Manifest(c, owner.GetPublic())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := n.st.Assemble(t.Context(), m, n.st.Dir()+"-out"); err != nil {
+			t.Fatal(err)
+		}
+		checkTree(t, n.st.Dir()+"-out", files)
+	}
+}
+
+func TestSwarmBogusAnnouncementsAreBounded(t *testing.T) {
+	owner := newKey(t)
+	hs := swarmtest.Hosts(t, 2)
+	swarmtest.ConnectAll(t, hs)
+	pss := swarmtest.GossipSubs(t, hs)
+	victim := startService(t, hs[0], pss[0], t.TempDir(), owner.GetPublic(), WithAutoFetch(nil))
+	topic, err := pss[1].Join(TopicName(testPool))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub, err := topic.Subscribe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sub.Cancel)
+	waitTopicPeers(t, []*testNode{victim}, 1)
+	// 200 announcements of manifests nobody has, each claiming a newer version.
+	for i := range 200 {
+		msg := gossipMsg{typ: gossipAnnounce, cid: ShardCID([]byte{byte(i), byte(i >> 8)}), version: uint64(i + 1)}
+		if err := topic.Publish(t.Context(), msg.encode()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(500 * time.Millisecond)
+	victim.svc.mu.Lock()
+	tracked, running := len(victim.svc.tracked), victim.svc.autoRunning
+	victim.svc.mu.Unlock()
+	if tracked > maxAutoFetches || running > maxAutoFetches {
+		t.Fatalf("%d manifests tracked, %d auto-fetches running after 200 bogus announcements; limit %d", tracked, running, maxAutoFetches)
+	}
+}
