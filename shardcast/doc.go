@@ -8,7 +8,9 @@
 // slash-separated relative path, are read as one byte stream that is cut into
 // fixed-size shards (DefaultShardSize, 4 MiB; any size between
 // MinShardSize, 64 KiB, and MaxShardSize, 64 MiB, may be chosen per
-// checkpoint). Only the last shard may be shorter. Each shard is addressed by
+// checkpoint; choose about S/100 or less so that relaying starts early).
+// Only the last shard may be shorter; identical shards are stored, served
+// and fetched once. Each shard is addressed by
 // a CIDv1 with the raw codec and a sha2-256 multihash.
 //
 // A Manifest lists the files (path, size), the shards (digest, size), the
@@ -37,13 +39,30 @@
 //
 // # Source choice
 //
-// A fetcher downloads up to Parallel shards at a time, rarest first, each
-// from a source drawn at random with weight EMA(throughput) x EMA(success),
-// α = 0.3, divided by the requests already in flight to it; peers not yet
-// measured get the best known weight so they are tried. A shard that stalls
-// (no byte for StallTimeout) continues as a byte range from another source. A
-// shard whose bytes do not hash to its CID is thrown away, and a peer that
-// sent all of it is banned (never asked again by this Service); a server
-// answers Busy when all its UploadSlots are taken so that load spreads.
-// Verified shards are served at once, which makes every fetcher a relay.
+// A fetcher runs Parallel download workers (8). Each picks a source first,
+// at random with weight EMA(throughput) x EMA(success), α = 0.3, divided by
+// (1 + its requests in flight to that peer)², among the peers that have a
+// shard it needs (at most 2 requests in flight per peer; unmeasured peers
+// get the best known weight, so new peers are tried; 10 % of picks are
+// uniform), and then the rarest shard that source has. A shard that stalls
+// (no byte for StallTimeout) continues as a byte range from another source;
+// a shard whose bytes do not hash to its CID is thrown away, and a peer that
+// sent all of it is banned (never asked again by this Service). Once every
+// missing shard is in flight, idle workers fetch a second copy of one from
+// another source (end game); the first to arrive cancels the other.
+//
+// A server has UploadSlots (8); a request that finds them taken waits up to
+// a second, then gets Busy. The publisher of a checkpoint sends every shard
+// once before it sends any twice (super-seeding): while some shard has not
+// gone out, a request for one that has is deferred to the peers that got it,
+// unless the publisher's uplink would otherwise be idle. Verified shards are
+// served at once, which makes every fetcher a relay and lets the relay tree
+// form by itself.
+//
+// # Bounds
+//
+// Every stream read has a size limit and a deadline; gossip messages are at
+// most MaxGossipSize and validated before delivery; have-maps are kept for at
+// most 4096 peers per manifest; announcements start at most 2 fetches at a
+// time, each given up after a minute if no peer serves its manifest.
 package shardcast
