@@ -101,7 +101,7 @@ func (s *Service) fetch(ctx context.Context, t *tracked) (*Manifest, error) {
 	t.signal()
 	s.mu.Unlock()
 
-	f := &fetchRun{s: s, t: t, m: m, need: need, inflight: make([]int, len(m.Shards)), running: map[int][]*attempt{}, partials: map[int]*partial{}, deferred: map[int]map[peer.ID]time.Time{}}
+	f := &fetchRun{s: s, t: t, m: m, need: need, same: repeatedShards(m), inflight: make([]int, len(m.Shards)), running: map[int][]*attempt{}, partials: map[int]*partial{}, deferred: map[int]map[peer.ID]time.Time{}}
 	if err := f.run(ctx); err != nil {
 		return nil, wrap(err)
 	}
@@ -205,6 +205,7 @@ type fetchRun struct {
 	running  map[int][]*attempt
 	partials map[int]*partial
 	deferred map[int]map[peer.ID]time.Time // shard -> peers that deferred it, until
+	same     map[int][]int                 // repeated shards: index -> all its indexes
 }
 
 func (f *fetchRun) run(ctx context.Context) error {
@@ -359,14 +360,26 @@ func (f *fetchRun) dropHolderLocked(p peer.ID, i int) {
 // sameLocked returns the indexes of the shards of f's manifest with the
 // same CID as shard i (i included): a checkpoint may repeat a shard.
 func (f *fetchRun) sameLocked(i int) []int {
-	var out []int
-	for _, r := range f.s.index[f.m.Shards[i].CID] {
-		if r.t == f.t {
-			out = append(out, r.i)
-		}
+	if f.same[i] == nil {
+		return []int{i}
 	}
-	if len(out) == 0 {
-		out = []int{i}
+	return f.same[i]
+}
+
+// repeatedShards maps each shard that occurs more than once in m to all
+// its indexes (computed once: the scheduler asks for every pick).
+func repeatedShards(m *Manifest) map[int][]int {
+	byCID := map[cid.Cid][]int{}
+	for i, sh := range m.Shards {
+		byCID[sh.CID] = append(byCID[sh.CID], i)
+	}
+	out := map[int][]int{}
+	for _, idx := range byCID {
+		if len(idx) > 1 {
+			for _, i := range idx {
+				out[i] = idx
+			}
+		}
 	}
 	return out
 }
@@ -385,7 +398,7 @@ func (f *fetchRun) pickLocked(now time.Time) (int, peer.ID, bool) {
 			avail[i] = -1
 			continue
 		}
-		if busy := slices.ContainsFunc(f.sameLocked(i), func(j int) bool { return f.inflight[j] > 0 }); busy {
+		if busy := f.same[i] != nil && slices.ContainsFunc(f.same[i], func(j int) bool { return f.inflight[j] > 0 }); busy {
 			avail[i] = -1 // the same bytes are on their way
 			continue
 		}
