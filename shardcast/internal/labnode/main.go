@@ -26,6 +26,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -58,11 +59,23 @@ func run() error {
 	parallel := flag.Int("parallel", shardcast.DefaultParallel, "parallel shard downloads")
 	slots := flag.Int("slots", shardcast.DefaultUploadSlots, "upload slots")
 	verbose := flag.Bool("v", false, "log debug messages")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile to this path plus the process ID")
 	windowKiB := flag.Int("yamux-window", 0, "initial yamux stream window in KiB (0: libp2p's default, 256)")
 	haveEvery := flag.Duration("have", shardcast.DefaultHaveInterval, "least time between have-map advertisements")
 	trace := flag.Duration("trace", 0, "print traffic counters to stderr at this interval")
 	flag.Parse()
 
+	if *cpuProfile != "" {
+		f, err := os.Create(fmt.Sprintf("%s.%d", *cpuProfile, os.Getpid()))
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	ob, err := hex.DecodeString(*ownerHex)
 	if err != nil {
 		return err
