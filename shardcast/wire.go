@@ -2,6 +2,7 @@ package shardcast
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -219,6 +220,10 @@ func decodeGossip(b []byte) (gossipMsg, error) {
 	}
 	if d.off != len(b) {
 		return g, fmt.Errorf("%w: trailing bytes", ErrBadMessage)
+	}
+	// One spelling per message (no non-minimal varints).
+	if !bytes.Equal(g.encode(), b) {
+		return g, fmt.Errorf("%w: not in canonical form", ErrBadMessage)
 	}
 	return g, nil
 }
