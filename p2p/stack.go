@@ -298,32 +298,41 @@ func (s *Stack) rendezvous(ctx context.Context, pool string) {
 	if err := s.WaitBootstrapped(ctx); err != nil {
 		return
 	}
-	var lastProvide time.Time
+	var provided time.Time
 	period := time.Second
 	for {
-		if time.Since(lastProvide) > 10*time.Minute {
-			pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-			err := s.DHT.Provide(pctx, key, true)
-			cancel()
-			if err == nil {
-				lastProvide = time.Now()
-			} else if ctx.Err() == nil {
-				s.log.Debug("provide pool record", "pool", pool, "err", err)
+		wait := period
+		switch {
+		case s.DHT.RoutingTable().Size() == 0:
+			// Connected, but identify has not yet told the DHT which peers
+			// speak it: nothing to query yet.
+			wait = 250 * time.Millisecond
+		default:
+			if time.Since(provided) > 10*time.Minute {
+				pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+				err := s.DHT.Provide(pctx, key, true)
+				cancel()
+				if err == nil {
+					provided = time.Now()
+				} else if ctx.Err() == nil {
+					s.log.Debug("provide pool record", "pool", pool, "err", err)
+				}
 			}
-		}
-		found := s.connectProviders(ctx, key)
-		// Speed up while the pool is still being discovered.
-		if found == 0 {
-			period = min(2*period, 30*time.Second)
-		} else if period > 4*time.Second {
-			period = 4 * time.Second
-		} else {
-			period = min(2*period, 30*time.Second)
+			found := s.connectProviders(ctx, key)
+			switch {
+			case provided.IsZero():
+				period = time.Second // keep trying to be found
+			case found > 0:
+				period = min(period, 4*time.Second) // still discovering
+			default:
+				period = min(2*period, 30*time.Second)
+			}
+			wait = period
 		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(period):
+		case <-time.After(wait):
 		}
 	}
 }
@@ -331,7 +340,7 @@ func (s *Stack) rendezvous(ctx context.Context, pool string) {
 // connectProviders dials up to 32 providers of key we are not connected to
 // and returns how many new connections it made.
 func (s *Stack) connectProviders(ctx context.Context, key cid.Cid) int {
-	fctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	fctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	var (
 		wg  sync.WaitGroup

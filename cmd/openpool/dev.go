@@ -4,13 +4,17 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
 	"github.com/spf13/cobra"
 
+	"github.com/openpool/openpool/diloco"
+	"github.com/openpool/openpool/diloco/tensor"
 	"github.com/openpool/openpool/node"
 	"github.com/openpool/openpool/p2p"
 )
@@ -38,6 +42,9 @@ func newDevCmd(g *globals) *cobra.Command {
 		heartbeat time.Duration
 		stay      time.Duration
 		timeout   time.Duration
+
+		innerSteps int
+		outerSteps uint64
 	)
 	cmd := &cobra.Command{
 		Use:   "dev",
@@ -95,6 +102,11 @@ func newDevCmd(g *globals) *cobra.Command {
 				return err
 			}
 			printMembers(g.stdout, pool, s.nodes[0].Members(pool), time.Now())
+			if outerSteps > 0 {
+				if err := s.train(ctx, g, pool, innerSteps, outerSteps, quiet); err != nil {
+					return err
+				}
+			}
 
 			// A clean exit: the last node leaves and every other sees its deathrattle.
 			leaver := s.nodes[len(s.nodes)-1]
@@ -138,7 +150,50 @@ func newDevCmd(g *globals) *cobra.Command {
 	fl.DurationVar(&heartbeat, "heartbeat", 500*time.Millisecond, "membership heartbeat interval")
 	fl.DurationVar(&stay, "stay", 0, "keep the swarm running this long after the demo (0: stop at once)")
 	fl.DurationVar(&timeout, "timeout", 2*time.Minute, "give up if the membership has not converged by then")
+	fl.IntVar(&innerSteps, "inner-steps", 50, "DiLoCo inner steps H of the toy model")
+	fl.Uint64Var(&outerSteps, "outer-steps", 5, "DiLoCo outer steps of the toy model (0: skip training)")
 	return cmd
+}
+
+// train runs DiLoCo with the toy model on every node of the swarm, prints
+// each outer step as node 0 sees it, and checks that every node ends with
+// bit-identical weights.
+func (s *devSwarm) train(ctx context.Context, g *globals, pool string, h int, steps uint64, log *slog.Logger) error {
+	fmt.Fprintf(g.stdout, "\nDiLoCo on the toy model: %d workers, H=%d inner steps, %d outer steps, int8 ring all-reduce\n", len(s.nodes), h, steps)
+	finals := make([]*tensor.Set, len(s.nodes))
+	errs := make([]error, len(s.nodes))
+	var wg sync.WaitGroup
+	for i, n := range s.nodes {
+		tr, err := toyTrainer(pool, n.ID())
+		if err != nil {
+			return err
+		}
+		progress := func(diloco.Progress) {}
+		if i == 0 {
+			progress = func(p diloco.Progress) { fmt.Fprintln(g.stdout, formatProgress(p)) }
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			finals[i], errs[i] = runPoolWorker(ctx, n, pool, tr, log, h, steps, "", progress)
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			return fmt.Errorf("dev: worker %d: %w", i, err)
+		}
+	}
+	ref := finals[0].Flatten(nil)
+	for i, f := range finals {
+		for k, x := range f.Flatten(nil) {
+			if math.Float32bits(x) != math.Float32bits(ref[k]) {
+				return fmt.Errorf("dev: worker %d's weights differ from worker 0's at value %d", i, k)
+			}
+		}
+	}
+	fmt.Fprintf(g.stdout, "all %d workers hold bit-identical weights (%d values)\n", len(finals), len(ref))
+	return nil
 }
 
 // converge prints the membership converging until every node sees every

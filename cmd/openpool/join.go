@@ -1,16 +1,40 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/openpool/openpool/diloco"
 	"github.com/openpool/openpool/p2p"
 )
+
+// stepLine is the --json line of one DiLoCo outer step.
+type stepLine struct {
+	Time       time.Time `json:"time"`
+	Event      string    `json:"event"`
+	Pool       string    `json:"pool"`
+	Step       uint64    `json:"step"`
+	Loss       *float64  `json:"loss,omitempty"`
+	Applied    bool      `json:"applied"`
+	Group      int       `json:"group"`
+	BytesSent  int64     `json:"bytes_sent"`
+	TotalBytes int64     `json:"total_bytes"`
+}
+
+// jsonFloat drops NaN (unknown loss), which JSON cannot carry.
+func jsonFloat(v float64) *float64 {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return nil
+	}
+	return &v
+}
 
 // eventLine is one line of `openpool join --json`.
 type eventLine struct {
@@ -26,6 +50,7 @@ type eventLine struct {
 func newJoinCmd(g *globals) *cobra.Command {
 	var (
 		f       nodeFlags
+		tf      trainFlags
 		asJSON  bool
 		refresh time.Duration
 	)
@@ -39,6 +64,9 @@ func newJoinCmd(g *globals) *cobra.Command {
 			pool := args[0]
 			if err := p2p.ValidatePoolID(pool); err != nil {
 				return usageError{err}
+			}
+			if err := tf.validate(); err != nil {
+				return err
 			}
 			if len(f.bootstrap) == 0 {
 				return usagef("join needs at least one --bootstrap address (from `openpool bootstrap`)")
@@ -68,6 +96,26 @@ func newJoinCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer sub.Close()
+			// The DiLoCo outer loop, when a trainer is set, runs beside the
+			// member table and reports each outer step.
+			steps := make(chan diloco.Progress, 16)
+			trainDone := make(chan error, 1)
+			if tf.enabled() {
+				tctx, stopTrain := context.WithCancel(ctx)
+				defer func() { stopTrain(); <-trainDone }()
+				go func() {
+					_, err := runTraining(tctx, g, n, pool, &tf, func(p diloco.Progress) {
+						select {
+						case steps <- p:
+						default:
+						}
+					})
+					trainDone <- err
+				}()
+			} else {
+				trainDone <- nil
+			}
+			trainRunning := tf.enabled()
 			tty := false
 			if fd, ok := g.stdout.(*os.File); ok {
 				tty = term.IsTerminal(int(fd.Fd()))
@@ -99,6 +147,31 @@ func newJoinCmd(g *globals) *cobra.Command {
 					default:
 						fmt.Fprintf(g.stdout, "%s  %-7s %s\n", line.Time.Format("15:04:05.000"), line.Event, line.Peer)
 					}
+				case p := <-steps:
+					if asJSON {
+						_ = enc.Encode(stepLine{Time: time.Now(), Event: "outer_step", Pool: pool, Step: p.Step, Loss: jsonFloat(p.Loss),
+							Applied: p.Applied, Group: p.Group, BytesSent: p.BytesSent, TotalBytes: p.TotalBytes})
+					} else {
+						line := formatProgress(p)
+						if tty {
+							log = append(log, line)
+						} else {
+							fmt.Fprintln(g.stdout, line)
+						}
+					}
+				case err := <-trainDone:
+					if !trainRunning {
+						continue
+					}
+					trainRunning = false
+					trainDone <- err // for the deferred stop
+					if err != nil && ctx.Err() == nil {
+						return fmt.Errorf("training: %w", err)
+					}
+					if ctx.Err() == nil {
+						fmt.Fprintln(g.stderr, "training finished; leaving the pool")
+						return nil
+					}
 				case now := <-tick.C:
 					if asJSON {
 						continue
@@ -115,6 +188,7 @@ func newJoinCmd(g *globals) *cobra.Command {
 		},
 	}
 	f.register(cmd, []string{"/ip4/0.0.0.0/tcp/0", "/ip4/0.0.0.0/udp/0/quic-v1"})
+	tf.register(cmd)
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object per membership event instead of the table")
 	cmd.Flags().DurationVar(&refresh, "refresh", 2*time.Second, "how often the member table is redrawn")
 	return cmd
