@@ -115,6 +115,10 @@ func (e *testEnv) advance(d time.Duration) {
 	e.t.Helper()
 	e.mineMu.Lock()
 	defer e.mineMu.Unlock()
+	// AdjustTime refuses a pending block with transactions in it; a send
+	// whose miner call raced with another may still be pending, so mine it
+	// first.
+	e.sim.Commit()
 	if err := e.sim.AdjustTime(d); err != nil {
 		e.t.Fatalf("adjust time: %v", err)
 	}
