@@ -578,9 +578,14 @@ func TestSwarmRepeatedShardsFetchedOnce(t *testing.T) {
 	if len(m.Shards) != 6 {
 		t.Fatalf("%d shards", len(m.Shards))
 	}
+	// The distinct shards hold 2*MinShardSize+1 bytes. The end game may
+	// fetch a last shard from two sources at once, so allow each distinct
+	// byte twice; fetching every listed shard would take 5*MinShardSize+1,
+	// more than that allowance.
+	distinct := int64(2*MinShardSize + 1)
 	for i, n := range nodes[1:] {
-		if got := n.svc.Stats().BytesFetched; got != 2*MinShardSize+1 {
-			t.Errorf("node %d fetched %d bytes, want %d", i+1, got, 2*MinShardSize+1)
+		if got := n.svc.Stats().BytesFetched; got < distinct || got > 2*distinct {
+			t.Errorf("node %d fetched %d bytes, want %d (at most %d with end-game duplicates)", i+1, got, distinct, 2*distinct)
 		}
 	}
 }
