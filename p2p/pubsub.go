@@ -2,14 +2,12 @@ package p2p
 
 import (
 	"context"
-	"crypto/sha256"
 	"fmt"
 	"net"
 	"sync"
 	"time"
 
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
-	pb "github.com/libp2p/go-libp2p-pubsub/pb"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
@@ -52,7 +50,6 @@ func NewPubSub(ctx context.Context, h host.Host, cfg PubSubConfig) (*pubsub.PubS
 		pubsub.WithPeerScore(peerScoreParams(), peerScoreThresholds()),
 		pubsub.WithPeerExchange(cfg.PeerExchange),
 		pubsub.WithRawTracer(counter),
-		pubsub.WithMessageIdFn(MessageID),
 		// Duplicates are validated again until the first copy is through, so
 		// bursts need room; 1024 bounds the memory all the same.
 		pubsub.WithValidateQueueSize(1024),
@@ -65,19 +62,6 @@ func NewPubSub(ctx context.Context, h host.Host, cfg PubSubConfig) (*pubsub.PubS
 		return nil, nil, fmt.Errorf("p2p: start gossipsub: %w", err)
 	}
 	return ps, counter, nil
-}
-
-// MessageID is the gossipsub message ID of every openpool node: the first
-// 16 bytes of SHA-256(from || seqno). The default ID is from || seqno itself
-// (46 bytes with an Ed25519 peer ID); gossip (IHAVE/IWANT) carries every
-// recent message's ID to several peers each second, so the short form cuts
-// that control traffic by about two thirds. All nodes must use the same
-// function.
-func MessageID(m *pb.Message) string {
-	h := sha256.New()
-	h.Write(m.GetFrom())
-	h.Write(m.GetSeqno())
-	return string(h.Sum(nil)[:16])
 }
 
 // peerScoreParams: a peer that sends invalid messages loses score fast and is
