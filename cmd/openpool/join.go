@@ -99,23 +99,23 @@ func newJoinCmd(g *globals) *cobra.Command {
 			// The DiLoCo outer loop, when a trainer is set, runs beside the
 			// member table and reports each outer step.
 			steps := make(chan diloco.Progress, 16)
-			trainDone := make(chan error, 1)
+			var trainDone chan error // nil without a trainer: never ready in the select below
 			if tf.enabled() {
+				trainDone = make(chan error, 1)
 				tctx, stopTrain := context.WithCancel(ctx)
-				defer func() { stopTrain(); <-trainDone }()
+				finished := make(chan struct{})
+				defer func() { stopTrain(); <-finished }()
 				go func() {
+					defer close(finished)
 					_, err := runTraining(tctx, g, n, pool, &tf, func(p diloco.Progress) {
 						select {
 						case steps <- p:
-						default:
+						default: // the display is behind; the step is in the next line's total
 						}
 					})
 					trainDone <- err
 				}()
-			} else {
-				trainDone <- nil
 			}
-			trainRunning := tf.enabled()
 			tty := false
 			if fd, ok := g.stdout.(*os.File); ok {
 				tty = term.IsTerminal(int(fd.Fd()))
@@ -160,18 +160,15 @@ func newJoinCmd(g *globals) *cobra.Command {
 						}
 					}
 				case err := <-trainDone:
-					if !trainRunning {
-						continue
+					trainDone = nil
+					if ctx.Err() != nil {
+						continue // stopping anyway
 					}
-					trainRunning = false
-					trainDone <- err // for the deferred stop
-					if err != nil && ctx.Err() == nil {
+					if err != nil {
 						return fmt.Errorf("training: %w", err)
 					}
-					if ctx.Err() == nil {
-						fmt.Fprintln(g.stderr, "training finished; leaving the pool")
-						return nil
-					}
+					fmt.Fprintln(g.stderr, "training finished; leaving the pool")
+					return nil
 				case now := <-tick.C:
 					if asJSON {
 						continue
