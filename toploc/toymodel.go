@@ -1,0 +1,272 @@
+package toploc
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+	"math"
+	"math/rand/v2"
+
+	"github.com/openpool/openpool/toploc/tensorfile"
+)
+
+// ToyConfig sizes a ToyModel.
+type ToyConfig struct {
+	Vocab  int // token ids are 0..Vocab-1
+	Hidden int // width of the hidden states (the proved row length)
+	FF     int // width of each block's inner layer
+	Layers int
+}
+
+// DefaultToyConfig is small enough for tests and `openpool dev` on a CPU
+// (about 170 M multiply-adds for 80 tokens, a fifth of a second) and deep
+// enough that a different model, prompt or activation format moves the
+// top-k far beyond GPU jitter. It is too shallow for fp32 arithmetic
+// rounded to bf16 at the end to stand out: that takes the error
+// compounding of a 30-layer LLM.
+var DefaultToyConfig = ToyConfig{Vocab: 1024, Hidden: 256, FF: 512, Layers: 8}
+
+// ToyPrecision is the arithmetic a ToyModel runs in.
+type ToyPrecision uint8
+
+// Precisions of a toy run. Matrix products accumulate in fp32 in all of
+// them, as GPU kernels do; what differs is how every stored activation is
+// rounded.
+const (
+	ToyBF16 ToyPrecision = iota // the honest precision: bf16 activations
+	ToyFP16                     // fp16 activations, reported as fp16 bit patterns
+	ToyFP32                     // fp32 activations, rounded to bf16 only at the end
+)
+
+func (p ToyPrecision) String() string {
+	switch p {
+	case ToyBF16:
+		return "bf16"
+	case ToyFP16:
+		return "fp16"
+	case ToyFP32:
+		return "fp32"
+	}
+	return fmt.Sprintf("precision(%d)", uint8(p))
+}
+
+// ToyModel is a deterministic stand-in for an LLM's forward pass, for tests
+// and demonstrations of TOPLOC without a GPU: token embeddings, a causal
+// running mean (standing in for attention, so every earlier token
+// influences later rows), residual MLP blocks with RMSNorm and GELU, and a
+// final RMSNorm whose output is the "last hidden state". The same weights,
+// tokens, precision and split give bit-identical activations on every
+// platform (no fused multiply-adds: Go never fuses float32 arithmetic
+// across explicit conversions).
+type ToyModel struct {
+	cfg    ToyConfig
+	emb    []float32 // Vocab × Hidden
+	w1, w2 [][]float32
+	gain   []float32
+}
+
+// NewToyModel derives the weights deterministically from weights, any byte
+// string: a seed, or the bytes (or hash) of a checkpoint, so that workers
+// and validators holding the same checkpoint run the same model.
+func NewToyModel(cfg ToyConfig, weights []byte) (*ToyModel, error) {
+	if cfg.Vocab < 1 || cfg.Hidden < 1 || cfg.FF < 1 || cfg.Layers < 1 {
+		return nil, fmt.Errorf("%w: toy model %+v: every size must be at least 1", ErrInvalidInput, cfg)
+	}
+	if cfg.Vocab*cfg.Hidden > 1<<26 || cfg.Hidden*cfg.FF*cfg.Layers > 1<<26 {
+		return nil, fmt.Errorf("%w: toy model %+v is too large", ErrInvalidInput, cfg)
+	}
+	sum := sha256.Sum256(weights)
+	r := rand.New(rand.NewPCG(binary.BigEndian.Uint64(sum[:8]), binary.BigEndian.Uint64(sum[8:16])))
+	gauss := func(n int, std float64) []float32 {
+		v := make([]float32, n)
+		for i := range v {
+			v[i] = float32(r.NormFloat64() * std)
+		}
+		return v
+	}
+	m := &ToyModel{cfg: cfg}
+	m.emb = gauss(cfg.Vocab*cfg.Hidden, 1)
+	for range cfg.Layers {
+		m.w1 = append(m.w1, gauss(cfg.FF*cfg.Hidden, 1/math.Sqrt(float64(cfg.Hidden))))
+		m.w2 = append(m.w2, gauss(cfg.Hidden*cfg.FF, 1/math.Sqrt(float64(cfg.FF))))
+	}
+	m.gain = gauss(cfg.Hidden, 0.5)
+	for i := range m.gain {
+		m.gain[i] += 1
+	}
+	return m, nil
+}
+
+// Config returns the model's sizes.
+func (m *ToyModel) Config() ToyConfig { return m.cfg }
+
+// Perturbed returns a copy whose block weights carry extra Gaussian noise of
+// rel times their scale: a fine-tuned, stale or otherwise different model.
+func (m *ToyModel) Perturbed(seed uint64, rel float64) *ToyModel {
+	r := rand.New(rand.NewPCG(seed, 11))
+	c := *m
+	noisy := func(w []float32, std float64) []float32 {
+		out := make([]float32, len(w))
+		for i, v := range w {
+			out[i] = v + float32(r.NormFloat64()*std*rel)
+		}
+		return out
+	}
+	c.w1, c.w2 = nil, nil
+	for l := range m.cfg.Layers {
+		c.w1 = append(c.w1, noisy(m.w1[l], 1/math.Sqrt(float64(m.cfg.Hidden))))
+		c.w2 = append(c.w2, noisy(m.w2[l], 1/math.Sqrt(float64(m.cfg.FF))))
+	}
+	return &c
+}
+
+// ToyTokens derives n token ids below vocab from input, any byte string (a
+// task seed or the task's bytes): the prompt and completion a toy inference
+// runs over.
+func ToyTokens(input []byte, n, vocab int) []int {
+	sum := sha256.Sum256(input)
+	r := rand.New(rand.NewPCG(binary.BigEndian.Uint64(sum[:8]), binary.BigEndian.Uint64(sum[8:16])))
+	t := make([]int, max(n, 0))
+	for i := range t {
+		t[i] = r.IntN(max(vocab, 1))
+	}
+	return t
+}
+
+// Forward runs the model over tokens (prompt first, promptLen of them) and
+// returns the last hidden states as a Sequence: bf16 bit patterns for
+// ToyBF16 and ToyFP32 (rounded at the end, as the reference requires of
+// fp32 runs), fp16 bit patterns for ToyFP16. splitK > 1 sums every matrix
+// product in that many partial sums, as split-K GPU kernels do: the same
+// maths in another order, the source of honest non-determinism.
+func (m *ToyModel) Forward(ctx context.Context, tokens []int, promptLen int, p ToyPrecision, splitK int) (Sequence, error) {
+	if p > ToyFP32 {
+		return Sequence{}, fmt.Errorf("%w: %v", ErrInvalidInput, p)
+	}
+	if promptLen < 0 || promptLen > len(tokens) {
+		return Sequence{}, fmt.Errorf("%w: prompt length %d of %d tokens", ErrInvalidInput, promptLen, len(tokens))
+	}
+	d, ff := m.cfg.Hidden, m.cfg.FF
+	out := make([]uint16, 0, len(tokens)*d)
+	mean := make([]float32, d)
+	h := make([]float32, d)
+	n := make([]float32, d)
+	a := make([]float32, ff)
+	o := make([]float32, d)
+	for t, tok := range tokens {
+		if t%16 == 0 {
+			if err := ctx.Err(); err != nil {
+				return Sequence{}, err
+			}
+		}
+		if tok < 0 || tok >= m.cfg.Vocab {
+			return Sequence{}, fmt.Errorf("%w: token %d at %d is outside the vocabulary (%d)", ErrInvalidInput, tok, t, m.cfg.Vocab)
+		}
+		e := m.emb[tok*d : (tok+1)*d]
+		for i := range mean {
+			mean[i] += (e[i] - mean[i]) / float32(t+1)
+			h[i] = toyRound(e[i]+mean[i], p)
+		}
+		for l := range m.cfg.Layers {
+			toyRMSNorm(h, n, nil, p)
+			toyMatVec(m.w1[l], n, a, splitK)
+			for i := range a {
+				a[i] = toyRound(toyGELU(toyRound(a[i], p)), p)
+			}
+			toyMatVec(m.w2[l], a, o, splitK)
+			for i := range h {
+				h[i] = toyRound(h[i]+toyRound(o[i], p), p)
+			}
+		}
+		toyRMSNorm(h, n, m.gain, p)
+		for _, v := range n {
+			if p == ToyFP16 {
+				out = append(out, tensorfile.F32ToF16(v))
+			} else {
+				out = append(out, tensorfile.F32ToBF16(math.Float32bits(v)))
+			}
+		}
+	}
+	dt := BF16
+	if p == ToyFP16 {
+		dt = FP16
+	}
+	return Sequence{DType: dt, Hidden: d, PromptLen: promptLen, States: out}, nil
+}
+
+// Jitter returns a copy of s with the bit-level noise of bf16 GPU
+// non-determinism: a fraction frac of the finite non-zero values moves by
+// one unit in the last place, one in eight of those by two (honest reruns
+// on other hardware differ by a few ULPs in some values).
+func Jitter(s Sequence, seed uint64, frac float64) Sequence {
+	r := rand.New(rand.NewPCG(seed, 3))
+	c := s
+	c.States = make([]uint16, len(s.States))
+	for i, b := range s.States {
+		if r.Float64() < frac && b&0x7fff != 0 && b&0x7f80 != 0x7f80 {
+			step := uint16(1)
+			if r.IntN(8) == 0 {
+				step = 2
+			}
+			if r.IntN(2) == 0 {
+				b += step
+			} else {
+				b -= step
+			}
+		}
+		c.States[i] = b
+	}
+	return c
+}
+
+func toyRound(x float32, p ToyPrecision) float32 {
+	switch p {
+	case ToyBF16:
+		return tensorfile.BF16ToF32(tensorfile.F32ToBF16(math.Float32bits(x)))
+	case ToyFP16:
+		return tensorfile.F16ToF32(tensorfile.F32ToF16(x))
+	}
+	return x
+}
+
+// toyMatVec computes out = W·x accumulating in fp32, in splitK partial sums.
+func toyMatVec(w, x, out []float32, splitK int) {
+	n := len(x)
+	step := n
+	if splitK > 1 {
+		step = (n + splitK - 1) / splitK
+	}
+	for i := range out {
+		row := w[i*n : (i+1)*n]
+		var total float32
+		for b := 0; b < n; b += step {
+			var s float32
+			for j := b; j < min(b+step, n); j++ {
+				s += float32(row[j] * x[j])
+			}
+			total += s
+		}
+		out[i] = total
+	}
+}
+
+func toyRMSNorm(x, out, gain []float32, p ToyPrecision) {
+	var ss float32
+	for _, v := range x {
+		ss += float32(v * v)
+	}
+	inv := float32(1 / math.Sqrt(float64(ss/float32(len(x)))+1e-6))
+	for i, v := range x {
+		g := float32(1)
+		if gain != nil {
+			g = gain[i]
+		}
+		out[i] = toyRound(float32(v*inv)*g, p)
+	}
+}
+
+func toyGELU(x float32) float32 {
+	f := float64(x)
+	return float32(0.5 * f * (1 + math.Tanh(0.7978845608*(f+0.044715*f*f*f))))
+}

@@ -1,0 +1,102 @@
+package toploc
+
+import (
+	"context"
+	"slices"
+	"testing"
+)
+
+// The toy model's promise: honest reruns (another summation order, bf16
+// jitter) pass verification; another model, input or precision does not.
+func TestToyModelSeparatesHonestFromDishonest(t *testing.T) {
+	ctx := context.Background()
+	const promptLen, n = 16, 80
+	cfg := DefaultToyConfig
+	m, err := NewToyModel(cfg, []byte("checkpoint 1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokens := ToyTokens([]byte("task 1"), n, cfg.Vocab)
+	run := func(m *ToyModel, tokens []int, p ToyPrecision, splitK int) Sequence {
+		t.Helper()
+		s, err := m.Forward(ctx, tokens, promptLen, p, splitK)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	honest := run(m, tokens, ToyBF16, 1)
+	if again := run(m, tokens, ToyBF16, 1); !slices.Equal(again.States, honest.States) {
+		t.Fatal("the toy model is not deterministic")
+	}
+	if honest.Rows() != n || honest.Hidden != cfg.Hidden || honest.DType != BF16 {
+		t.Fatalf("shape %d×%d %v", honest.Rows(), honest.Hidden, honest.DType)
+	}
+	proof, err := Prove(ctx, honest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	verify := func(s Sequence) Result {
+		t.Helper()
+		res, err := Verify(ctx, proof, s, WithParams(DefaultParams))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("accepted=%v exp_mismatches<=%d mant_err_mean<=%.2f median<=%.1f overlap>=%.2f %s",
+			res.Accepted, res.MaxExpMismatches, res.MaxMantErrMean, res.MaxMantErrMedian, res.MinTopKOverlap, res.Reason)
+		return res
+	}
+	other, err := NewToyModel(cfg, []byte("checkpoint 2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name   string
+		seq    Sequence
+		accept bool
+	}{
+		{"same run", honest, true},
+		{"split-K 8 rerun with jitter on every value", Jitter(run(m, tokens, ToyBF16, 8), 1, 1), true},
+		{"jitter on 30%", Jitter(honest, 2, 0.3), true},
+		{"weights +20% noise", run(m.Perturbed(3, 0.2), tokens, ToyBF16, 1), false},
+		{"other checkpoint", run(other, tokens, ToyBF16, 1), false},
+		{"other input", run(m, ToyTokens([]byte("task 2"), n, cfg.Vocab), ToyBF16, 1), false},
+		{"fp16 run", run(m, tokens, ToyFP16, 1), false},
+		// A known limit of a shallow model: fp32 arithmetic differs from
+		// bf16 by less than an honest rerun with jitter (mean mantissa error
+		// about 0.7 against 1.2), so it passes. LLMs compound the difference
+		// over 30+ layers, which is what the paper's thresholds detect.
+		{"fp32 run (accepted: too shallow to tell)", run(m, tokens, ToyFP32, 1), true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if res := verify(tc.seq); res.Accepted != tc.accept {
+				t.Fatalf("accepted %v, want %v: %s", res.Accepted, tc.accept, res.Reason)
+			}
+		})
+	}
+}
+
+func TestToyModelRejectsBadInput(t *testing.T) {
+	ctx := context.Background()
+	if _, err := NewToyModel(ToyConfig{Vocab: 1, Hidden: 0, FF: 1, Layers: 1}, nil); err == nil {
+		t.Fatal("zero hidden size accepted")
+	}
+	m, err := NewToyModel(ToyConfig{Vocab: 8, Hidden: 16, FF: 16, Layers: 1}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Forward(ctx, []int{1, 8}, 1, ToyBF16, 1); err == nil {
+		t.Fatal("token outside the vocabulary accepted")
+	}
+	if _, err := m.Forward(ctx, []int{1, 2}, 3, ToyBF16, 1); err == nil {
+		t.Fatal("prompt longer than the tokens accepted")
+	}
+	if _, err := m.Forward(ctx, []int{1, 2}, 1, ToyFP32+1, 1); err == nil {
+		t.Fatal("unknown precision accepted")
+	}
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := m.Forward(cancelled, []int{1, 2}, 1, ToyBF16, 1); err == nil {
+		t.Fatal("cancelled context ignored")
+	}
+}
