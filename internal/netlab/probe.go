@@ -1,0 +1,339 @@
+package netlab
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+)
+
+// Probes measure the lab from inside it: their sockets are opened in the
+// nodes' namespaces (Node.Do) and driven from this process, so they need no
+// tool in the namespaces.
+
+// PingResult is the outcome of Ping.
+type PingResult struct {
+	Sent, Received int
+	// RTTs of the answered probes, in order of sending.
+	RTTs []time.Duration
+}
+
+// Mean is the mean round-trip time of the answered probes.
+func (r PingResult) Mean() time.Duration {
+	if len(r.RTTs) == 0 {
+		return 0
+	}
+	var s time.Duration
+	for _, d := range r.RTTs {
+		s += d
+	}
+	return s / time.Duration(len(r.RTTs))
+}
+
+// StdDev is the standard deviation of the round-trip times.
+func (r PingResult) StdDev() time.Duration {
+	if len(r.RTTs) < 2 {
+		return 0
+	}
+	m := float64(r.Mean())
+	var s float64
+	for _, d := range r.RTTs {
+		s += (float64(d) - m) * (float64(d) - m)
+	}
+	return time.Duration(math.Sqrt(s / float64(len(r.RTTs)-1)))
+}
+
+// Loss is the fraction of probes not answered.
+func (r PingResult) Loss() float64 {
+	if r.Sent == 0 {
+		return 0
+	}
+	return 1 - float64(r.Received)/float64(r.Sent)
+}
+
+// probeSize is the UDP payload of a probe: sequence number and send time.
+const probeSize = 16
+
+// udpPair opens a UDP socket in each namespace: from's unconnected,
+// to's listening on to.Public (or its own address).
+func udpPair(from, to *Node, target netip.Addr) (src, dst *net.UDPConn, err error) {
+	err = to.Do(func() error {
+		dst, err = net.ListenUDP("udp4", &net.UDPAddr{IP: to.Addr.AsSlice()})
+		return err
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("netlab: probe listen on node %d: %w", to.Index, err)
+	}
+	err = from.Do(func() error {
+		port := dst.LocalAddr().(*net.UDPAddr).Port
+		src, err = net.DialUDP("udp4", nil, net.UDPAddrFromAddrPort(netip.AddrPortFrom(target, uint16(port))))
+		return err
+	})
+	if err != nil {
+		dst.Close()
+		return nil, nil, fmt.Errorf("netlab: probe dial from node %d: %w", from.Index, err)
+	}
+	for _, c := range []*net.UDPConn{src, dst} {
+		_ = c.SetReadBuffer(4 << 20)
+		_ = c.SetWriteBuffer(4 << 20)
+	}
+	return src, dst, nil
+}
+
+// Ping sends count UDP probes from one node to another's public address,
+// one every interval, the other node echoing each; it waits up to wait
+// after the last for answers. Probes lost either way count as lost.
+func Ping(ctx context.Context, from, to *Node, count int, interval, wait time.Duration) (PingResult, error) {
+	src, dst, err := udpPair(from, to, to.Public)
+	if err != nil {
+		return PingResult{}, err
+	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer dst.Close()
+	defer src.Close()
+	wg.Add(1)
+	go func() { // the echo server
+		defer wg.Done()
+		buf := make([]byte, 64)
+		for {
+			n, addr, err := dst.ReadFromUDPAddrPort(buf)
+			if err != nil {
+				return
+			}
+			_, _ = dst.WriteToUDPAddrPort(buf[:n], addr)
+		}
+	}()
+	start := time.Now()
+	rtts := make([]time.Duration, count)
+	got := make([]bool, count)
+	var mu sync.Mutex
+	wg.Add(1)
+	go func() { // the receiver of echoes
+		defer wg.Done()
+		buf := make([]byte, 64)
+		for {
+			n, err := src.Read(buf)
+			if err != nil {
+				return
+			}
+			if n != probeSize {
+				continue
+			}
+			seq := binary.BigEndian.Uint64(buf)
+			sent := time.Duration(binary.BigEndian.Uint64(buf[8:]))
+			if seq < uint64(count) {
+				mu.Lock()
+				if !got[seq] {
+					got[seq], rtts[seq] = true, time.Since(start)-sent
+				}
+				mu.Unlock()
+			}
+		}
+	}()
+	res := PingResult{}
+	if err := paced(ctx, count, interval, func(i int) error {
+		var b [probeSize]byte
+		binary.BigEndian.PutUint64(b[:], uint64(i))
+		binary.BigEndian.PutUint64(b[8:], uint64(time.Since(start)))
+		_, err := src.Write(b[:])
+		res.Sent++
+		return err
+	}); err != nil {
+		return res, err
+	}
+	sleepCtx(ctx, wait)
+	mu.Lock()
+	defer mu.Unlock()
+	for i := range count {
+		if got[i] {
+			res.Received++
+			res.RTTs = append(res.RTTs, rtts[i])
+		}
+	}
+	return res, ctx.Err()
+}
+
+// SendResult is the outcome of Send.
+type SendResult struct{ Sent, Received int }
+
+// Loss is the fraction of datagrams that did not arrive.
+func (r SendResult) Loss() float64 {
+	if r.Sent == 0 {
+		return 0
+	}
+	return 1 - float64(r.Received)/float64(r.Sent)
+}
+
+// Send sends count numbered UDP datagrams one way, one every interval,
+// and counts the distinct ones that arrive within wait after the last.
+func Send(ctx context.Context, from, to *Node, count int, interval, wait time.Duration) (SendResult, error) {
+	src, dst, err := udpPair(from, to, to.Public)
+	if err != nil {
+		return SendResult{}, err
+	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer dst.Close()
+	defer src.Close()
+	seen := make([]bool, count)
+	var mu sync.Mutex
+	received := 0
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		buf := make([]byte, 64)
+		for {
+			n, _, err := dst.ReadFromUDPAddrPort(buf)
+			if err != nil {
+				return
+			}
+			if n != probeSize {
+				continue
+			}
+			if seq := binary.BigEndian.Uint64(buf); seq < uint64(count) {
+				mu.Lock()
+				if !seen[seq] {
+					seen[seq] = true
+					received++
+				}
+				mu.Unlock()
+			}
+		}
+	}()
+	res := SendResult{}
+	if err := paced(ctx, count, interval, func(i int) error {
+		var b [probeSize]byte
+		binary.BigEndian.PutUint64(b[:], uint64(i))
+		_, err := src.Write(b[:])
+		res.Sent++
+		return err
+	}); err != nil {
+		return res, err
+	}
+	sleepCtx(ctx, wait)
+	mu.Lock()
+	res.Received = received
+	mu.Unlock()
+	return res, ctx.Err()
+}
+
+// paced calls send count times, at most one per interval on average
+// (catching up in bursts when the sender falls behind).
+func paced(ctx context.Context, count int, interval time.Duration, send func(i int) error) error {
+	start := time.Now()
+	for i := range count {
+		if d := time.Duration(i)*interval - time.Since(start); d > time.Millisecond {
+			sleepCtx(ctx, d)
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := send(i); err != nil {
+			return fmt.Errorf("netlab: probe %d: %w", i, err)
+		}
+	}
+	return nil
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
+
+// ThroughputResult is the outcome of Throughput.
+type ThroughputResult struct {
+	// Bytes received during the measured window (after warm-up).
+	Bytes int64
+	// Window is the measured time.
+	Window time.Duration
+}
+
+// BitsPerSecond is the TCP goodput over the window.
+func (r ThroughputResult) BitsPerSecond() float64 {
+	if r.Window <= 0 {
+		return 0
+	}
+	return float64(r.Bytes) * 8 / r.Window.Seconds()
+}
+
+// Throughput streams TCP from one node to another for warmup+window and
+// measures the goodput the receiver sees during the window, leaving slow
+// start out.
+func Throughput(ctx context.Context, from, to *Node, warmup, window time.Duration) (ThroughputResult, error) {
+	var ln net.Listener
+	err := to.Do(func() (err error) {
+		ln, err = net.Listen("tcp4", netip.AddrPortFrom(to.Addr, 0).String())
+		return err
+	})
+	if err != nil {
+		return ThroughputResult{}, fmt.Errorf("netlab: throughput listen on node %d: %w", to.Index, err)
+	}
+	defer ln.Close()
+	port := ln.Addr().(*net.TCPAddr).Port
+	var conn net.Conn
+	err = from.Do(func() (err error) {
+		d := net.Dialer{Timeout: 10 * time.Second}
+		conn, err = d.DialContext(ctx, "tcp4", netip.AddrPortFrom(to.Public, uint16(port)).String())
+		return err
+	})
+	if err != nil {
+		return ThroughputResult{}, fmt.Errorf("netlab: throughput dial from node %d: %w", from.Index, err)
+	}
+	defer conn.Close()
+	peer, err := ln.Accept()
+	if err != nil {
+		return ThroughputResult{}, err
+	}
+	defer peer.Close()
+	deadline := time.Now().Add(warmup + window + 5*time.Second)
+	_ = conn.SetDeadline(deadline)
+	_ = peer.SetDeadline(deadline)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Add(1)
+	go func() { // the sender: until the receiver closes
+		defer wg.Done()
+		buf := make([]byte, 64<<10)
+		for {
+			if _, err := conn.Write(buf); err != nil {
+				return
+			}
+		}
+	}()
+	defer conn.Close() // before wg.Wait: stops the sender
+	buf := make([]byte, 64<<10)
+	start := time.Now()
+	var res ThroughputResult
+	var mark time.Time
+	for {
+		n, err := peer.Read(buf)
+		now := time.Now()
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			return res, fmt.Errorf("netlab: throughput: %w", err)
+		}
+		switch el := now.Sub(start); {
+		case el < warmup:
+		case mark.IsZero():
+			mark = now
+		case el < warmup+window:
+			res.Bytes += int64(n)
+		default:
+			res.Window = now.Sub(mark)
+			return res, ctx.Err()
+		}
+	}
+}
