@@ -75,6 +75,18 @@ func openRawPort(dev string) (*rawPort, error) {
 	return &rawPort{name: dev, file: file, conn: conn}, nil
 }
 
+// kernelDrops returns the frames the kernel dropped on this socket since
+// the last call (reading PACKET_STATISTICS resets it).
+func (p *rawPort) kernelDrops() uint64 {
+	var drops uint64
+	_ = p.conn.Control(func(fd uintptr) {
+		if st, err := unix.GetsockoptTpacketStats(int(fd), unix.SOL_PACKET, unix.PACKET_STATISTICS); err == nil {
+			drops = uint64(st.Drops)
+		}
+	})
+	return drops
+}
+
 func htons(v uint16) uint16 { return v<<8 | v>>8 }
 
 // emulator is the userspace WAN: a reader goroutine per port feeds the

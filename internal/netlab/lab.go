@@ -462,8 +462,12 @@ func (l *Lab) HealPartitions() { l.emu.update(func(c *core) { clear(c.blocked) }
 
 // Stats returns the emulator's counters of node n's link.
 func (l *Lab) Stats(n *Node) LinkStats {
+	drops := l.emu.ports[n.Index].kernelDrops()
 	var s LinkStats
-	l.emu.update(func(c *core) { s = c.ports[n.Index].stats })
+	l.emu.update(func(c *core) {
+		c.ports[n.Index].stats.KernelDrops += drops
+		s = c.ports[n.Index].stats
+	})
 	return s
 }
 

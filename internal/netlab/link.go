@@ -84,4 +84,7 @@ type LinkStats struct {
 	CutDrops uint64
 	// Oversize counts frames longer than the emulator's buffers.
 	Oversize uint64
+	// KernelDrops counts frames the kernel dropped before the emulator read
+	// them (its socket buffer was full: the emulator fell behind).
+	KernelDrops uint64
 }

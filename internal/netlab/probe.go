@@ -9,8 +9,12 @@ import (
 	"math"
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
+	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Probes measure the lab from inside it: their sockets are opened in the
@@ -49,6 +53,16 @@ func (r PingResult) StdDev() time.Duration {
 	return time.Duration(math.Sqrt(s / float64(len(r.RTTs)-1)))
 }
 
+// Quantile returns the q-quantile (0 <= q <= 1) of the round-trip times.
+func (r PingResult) Quantile(q float64) time.Duration {
+	if len(r.RTTs) == 0 {
+		return 0
+	}
+	s := slices.Clone(r.RTTs)
+	slices.Sort(s)
+	return s[int(math.Round(q*float64(len(s)-1)))]
+}
+
 // Loss is the fraction of probes not answered.
 func (r PingResult) Loss() float64 {
 	if r.Sent == 0 {
@@ -79,9 +93,15 @@ func udpPair(from, to *Node, target netip.Addr) (src, dst *net.UDPConn, err erro
 		dst.Close()
 		return nil, nil, fmt.Errorf("netlab: probe dial from node %d: %w", from.Index, err)
 	}
+	// Forced buffers (root), past net.core.rmem_max: a probe run must not
+	// lose datagrams in its own sockets when this process is slow to read.
 	for _, c := range []*net.UDPConn{src, dst} {
-		_ = c.SetReadBuffer(4 << 20)
-		_ = c.SetWriteBuffer(4 << 20)
+		if rc, err := c.SyscallConn(); err == nil {
+			_ = rc.Control(func(fd uintptr) {
+				_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 8<<20)
+				_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, 8<<20)
+			})
+		}
 	}
 	return src, dst, nil
 }
@@ -120,6 +140,9 @@ func Ping(ctx context.Context, from, to *Node, count int, interval, wait time.Du
 		buf := make([]byte, 64)
 		for {
 			n, err := src.Read(buf)
+			if refused(err) {
+				continue
+			}
 			if err != nil {
 				return
 			}
@@ -144,6 +167,9 @@ func Ping(ctx context.Context, from, to *Node, count int, interval, wait time.Du
 		binary.BigEndian.PutUint64(b[8:], uint64(time.Since(start)))
 		_, err := src.Write(b[:])
 		res.Sent++
+		if refused(err) {
+			err = nil
+		}
 		return err
 	}); err != nil {
 		return res, err
@@ -213,6 +239,9 @@ func Send(ctx context.Context, from, to *Node, count int, interval, wait time.Du
 		binary.BigEndian.PutUint64(b[:], uint64(i))
 		_, err := src.Write(b[:])
 		res.Sent++
+		if refused(err) {
+			err = nil
+		}
 		return err
 	}); err != nil {
 		return res, err
@@ -223,6 +252,11 @@ func Send(ctx context.Context, from, to *Node, count int, interval, wait time.Du
 	mu.Unlock()
 	return res, ctx.Err()
 }
+
+// refused reports an ICMP unreachable that an earlier datagram of a
+// connected UDP socket drew (a NAT with no mapping answers so): the probe
+// counts as lost, the run goes on.
+func refused(err error) bool { return errors.Is(err, syscall.ECONNREFUSED) }
 
 // paced calls send count times, at most one per interval on average
 // (catching up in bursts when the sender falls behind).
