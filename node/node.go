@@ -35,6 +35,7 @@ type Node struct {
 	hardware     p2p.Hardware
 	started      time.Time
 	status       *statusServer
+	ckpt         checkpoints // shardcast per pool (checkpoint.go)
 
 	mu     sync.Mutex
 	closed bool
@@ -153,6 +154,10 @@ func (n *Node) Join(ctx context.Context, pool string) error {
 	if err != nil {
 		return fmt.Errorf("node: join %s: %w", pool, err)
 	}
+	if err := n.startCheckpoints(pool); err != nil {
+		_ = m.Leave(ctx)
+		return fmt.Errorf("node: join %s: %w", pool, err)
+	}
 	n.pools[pool] = &poolMembership{m: m, stopRendezvous: n.stack.Rendezvous(pool)}
 	n.log.Info("joined pool", "pool", pool)
 	return nil
@@ -168,6 +173,7 @@ func (n *Node) Leave(ctx context.Context, pool string) error {
 		return fmt.Errorf("node: leave %s: %w", pool, ErrNotMember)
 	}
 	pm.stopRendezvous()
+	n.stopCheckpoints(pool)
 	if err := pm.m.Leave(ctx); err != nil {
 		return fmt.Errorf("node: leave %s: %w", pool, err)
 	}
@@ -254,6 +260,7 @@ func (n *Node) Close() error {
 		}()
 	}
 	wg.Wait()
+	n.closeCheckpoints()
 	var errs []error
 	if n.status != nil {
 		errs = append(errs, n.status.close())

@@ -27,6 +27,7 @@ type config struct {
 	seenTTL       time.Duration
 	statusAddr    string
 	logger        *slog.Logger
+	checkpoints   checkpointConfig
 }
 
 func defaultConfig() config {
@@ -140,6 +141,48 @@ func WithLogger(l *slog.Logger) Option {
 		if l != nil {
 			c.logger = l
 		}
+		return nil
+	}
+}
+
+// WithPoolOwner names the owner of pool by its libp2p public key (for a
+// peer ID p: p.ExtractPublicKey()). When the node joins pool it runs
+// shardcast for it: it fetches every newer checkpoint the owner announces,
+// verified against this key, and serves the shards it holds to the other
+// members. The owner itself passes its own key and publishes with
+// PublishCheckpoint. Pools without an owner get no checkpoints.
+func WithPoolOwner(pool string, owner crypto.PubKey) Option {
+	return func(c *config) error {
+		if err := p2p.ValidatePoolID(pool); err != nil {
+			return fmt.Errorf("node: pool owner: %w", err)
+		}
+		if owner == nil {
+			return fmt.Errorf("node: pool owner of %s: nil key", pool)
+		}
+		if c.checkpoints.owners == nil {
+			c.checkpoints.owners = map[string]crypto.PubKey{}
+		}
+		c.checkpoints.owners[pool] = owner
+		return nil
+	}
+}
+
+// WithCheckpointHandler calls f (on a shardcast goroutine; it must not
+// block long) each time a checkpoint announced by a pool owner is complete
+// in the node's store.
+func WithCheckpointHandler(f func(Checkpoint)) Option {
+	return func(c *config) error { c.checkpoints.handler = f; return nil }
+}
+
+// WithCheckpointAnnounceInterval sets how often the newest checkpoint held
+// is re-announced so that late joiners learn of it (default
+// shardcast.DefaultAnnounceInterval, 30 s).
+func WithCheckpointAnnounceInterval(d time.Duration) Option {
+	return func(c *config) error {
+		if d <= 0 {
+			return fmt.Errorf("node: checkpoint announce interval %v must be positive", d)
+		}
+		c.checkpoints.announce = d
 		return nil
 	}
 }
