@@ -35,6 +35,7 @@ type Node struct {
 	hardware     p2p.Hardware
 	started      time.Time
 	status       *statusServer
+	work         workService // work submissions and validation (work.go)
 	ckpt         checkpoints // shardcast per pool (checkpoint.go)
 
 	mu     sync.Mutex
@@ -159,6 +160,9 @@ func (n *Node) Join(ctx context.Context, pool string) error {
 		return fmt.Errorf("node: join %s: %w", pool, err)
 	}
 	n.pools[pool] = &poolMembership{m: m, stopRendezvous: n.stack.Rendezvous(pool)}
+	if err := n.work.join(n, pool); err != nil {
+		n.log.Error("work topic: submissions and validation are off in this pool", "pool", pool, "err", err)
+	}
 	n.log.Info("joined pool", "pool", pool)
 	return nil
 }
@@ -173,6 +177,7 @@ func (n *Node) Leave(ctx context.Context, pool string) error {
 		return fmt.Errorf("node: leave %s: %w", pool, ErrNotMember)
 	}
 	pm.stopRendezvous()
+	n.work.leave(pool)
 	n.stopCheckpoints(pool)
 	if err := pm.m.Leave(ctx); err != nil {
 		return fmt.Errorf("node: leave %s: %w", pool, err)
@@ -260,6 +265,7 @@ func (n *Node) Close() error {
 		}()
 	}
 	wg.Wait()
+	n.work.close()
 	n.closeCheckpoints()
 	var errs []error
 	if n.status != nil {

@@ -27,6 +27,7 @@ type config struct {
 	seenTTL       time.Duration
 	statusAddr    string
 	logger        *slog.Logger
+	work          workConfig
 	checkpoints   checkpointConfig
 }
 

@@ -134,6 +134,16 @@ func ToyTokens(input []byte, n, vocab int) []int {
 	return t
 }
 
+// ToyOutputHash is the SHA-256 of tokens as big-endian uint32s: the output
+// hash of a toy inference whose completion is tokens.
+func ToyOutputHash(tokens []int) [32]byte {
+	b := make([]byte, 0, 4*len(tokens))
+	for _, t := range tokens {
+		b = binary.BigEndian.AppendUint32(b, uint32(t))
+	}
+	return sha256.Sum256(b)
+}
+
 // Forward runs the model over tokens (prompt first, promptLen of them) and
 // returns the last hidden states as a Sequence: bf16 bit patterns for
 // ToyBF16 and ToyFP32 (rounded at the end, as the reference requires of
