@@ -75,6 +75,7 @@ type roundsConfig struct {
 	maxAttempts    int
 	excludeSteps   uint64
 	members        func() []peer.ID
+	admit          func(peer.ID) bool
 	mode           Mode
 }
 
@@ -113,6 +114,13 @@ func WithMaxAttempts(n int) RoundsOption {
 		c.maxAttempts = n
 		return nil
 	}
+}
+
+// WithAdmit restricts round messages to peers admit accepts (the pool's
+// admitted members): announcements from anyone else are rejected at the
+// topic validator and never enter a group.
+func WithAdmit(admit func(peer.ID) bool) RoundsOption {
+	return func(c *roundsConfig) error { c.admit = admit; return nil }
 }
 
 // WithMembers gives the pool's live members (from the membership layer):
@@ -197,7 +205,14 @@ func NewRounds(h host.Host, ps *pubsub.PubSub, pool string, ring *Ring, opts ...
 		}
 	}
 	name := p2p.TopicName(pool, "rounds")
-	if err := ps.RegisterTopicValidator(name, validateRoundMsg); err != nil {
+	validate := func(_ context.Context, _ peer.ID, m *pubsub.Message) bool {
+		if cfg.admit != nil && !cfg.admit(m.GetFrom()) {
+			return false
+		}
+		_, err := decodeRoundMsg(m.Data)
+		return err == nil
+	}
+	if err := ps.RegisterTopicValidator(name, validate); err != nil {
 		return nil, fmt.Errorf("diloco: rounds topic validator: %w", err)
 	}
 	topic, err := ps.Join(name)
@@ -231,11 +246,6 @@ func (r *Rounds) Close() error {
 
 // Topic returns the joined topic (tests use it to wait for the mesh).
 func (r *Rounds) Topic() *pubsub.Topic { return r.topic }
-
-func validateRoundMsg(_ context.Context, _ peer.ID, m *pubsub.Message) bool {
-	_, err := decodeRoundMsg(m.Data)
-	return err == nil
-}
 
 func decodeRoundMsg(b []byte) (roundMsg, error) {
 	var m roundMsg

@@ -189,6 +189,9 @@ const (
 	RejectStale     = "stale"
 	RejectDuplicate = "duplicate"
 	RejectFull      = "table_full"
+	// RejectNotAdmitted counts messages from peers without a valid
+	// admission (an invite to an invite-only pool).
+	RejectNotAdmitted = "not_admitted"
 )
 
 // MembershipStats counts what the validator refused and what was delivered.
@@ -238,6 +241,9 @@ type Membership struct {
 	delivered uint64
 	rejected  map[string]uint64
 	dropped   uint64
+
+	admit     func(from peer.ID, token []byte) error
+	admission []byte
 }
 
 // MembershipOption configures JoinMembership.
@@ -256,6 +262,15 @@ func WithMembershipLogger(l *slog.Logger) MembershipOption {
 // WithStatus sets what the first heartbeat reports.
 func WithStatus(s Status) MembershipOption {
 	return func(m *Membership) { m.status = s }
+}
+
+// WithAdmission makes the pool closed: a message is accepted only when
+// admit returns nil for its sender and the admission token it carries (the
+// sender's invite). Messages from peers admit refuses are rejected at the
+// validator, so those peers never appear as members. token is this node's
+// own admission, carried in its heartbeats.
+func WithAdmission(admit func(from peer.ID, token []byte) error, token []byte) MembershipOption {
+	return func(m *Membership) { m.admit, m.admission = admit, token }
 }
 
 // JoinMembership joins pool's membership topic on ps and starts heartbeats
@@ -452,6 +467,18 @@ func (m *Membership) validate(_ context.Context, from peer.ID, msg *pubsub.Messa
 		m.reject(RejectSpoofed)
 		return pubsub.ValidationReject
 	}
+	if m.admit != nil {
+		if err := m.admit(hb.Peer, hb.Admission); err != nil {
+			m.reject(RejectNotAdmitted)
+			m.log.Debug("refused membership message from a peer not admitted", "peer", hb.Peer, "err", err)
+			// An expired invite may have been valid when a relay forwarded
+			// it: drop without penalty. Anything else no honest relay passes.
+			if errors.Is(err, ErrInviteExpired) {
+				return pubsub.ValidationIgnore
+			}
+			return pubsub.ValidationReject
+		}
+	}
 	// Timing checks drop the message without penalising the peer that
 	// relayed it: an honest relay on a slow or overloaded link delivers
 	// late, and a relay cannot tell a replay from a late original.
@@ -583,6 +610,7 @@ func (m *Membership) publish(ctx context.Context, kind MessageKind) error {
 		OuterStep:         m.status.OuterStep,
 		CheckpointVersion: m.status.CheckpointVersion,
 		Hardware:          m.status.Hardware,
+		Admission:         m.admission,
 	}
 	m.mu.Unlock()
 	data, err := hb.MarshalBinary()

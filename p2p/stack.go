@@ -163,6 +163,7 @@ func NewStack(cfg Config) (*Stack, error) {
 		dht.ProtocolPrefix(DHTProtocolPrefix),
 		dht.Mode(mode),
 		dht.BootstrapPeers(cfg.Bootstrap...),
+		dht.NamespacedValidator(PoolRecordNamespace, PoolRecordValidator{}),
 	)
 	if err != nil {
 		s.Close()

@@ -1,6 +1,7 @@
 package p2p
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -10,7 +11,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 )
 
-// Wire format of membership messages (version 1). All integers are unsigned
+// Wire format of membership messages (version 2). All integers are unsigned
 // varints; strings and byte strings are a varint length followed by bytes.
 //
 //	version   byte  (1)
@@ -22,13 +23,14 @@ import (
 //	outerStep uvarint
 //	ckptVer   uvarint
 //	hardware: cpuCores, memMiB, gpus, gpuMemMiB, bandwidthMbps uvarints; gpuModel string (<= 64)
+//	admission bytes (<= MaxInviteSize; empty, or the sender's invite to an invite-only pool)
 //
 // Trailing bytes are an error, so every valid message has exactly one encoding.
 const (
-	wireVersion = 1
+	wireVersion = 2
 	// MaxMembershipMessageSize bounds an encoded membership message. Larger
 	// payloads are rejected before decoding.
-	MaxMembershipMessageSize = 512
+	MaxMembershipMessageSize = 768
 
 	maxPoolIDLen   = 64
 	maxPeerIDLen   = 64
@@ -75,6 +77,9 @@ type Heartbeat struct {
 	OuterStep         uint64
 	CheckpointVersion uint64
 	Hardware          Hardware
+	// Admission is the sender's invite (PoolInvite encoding) when the pool
+	// is invite-only, else empty.
+	Admission []byte
 }
 
 // Decoding errors. ErrMalformed wraps every structural problem.
@@ -97,7 +102,7 @@ func ValidatePoolID(id string) error {
 	return nil
 }
 
-// MarshalBinary encodes the message in the version-1 wire format.
+// MarshalBinary encodes the message in the version-2 wire format.
 func (h *Heartbeat) MarshalBinary() ([]byte, error) {
 	if err := ValidatePoolID(h.Pool); err != nil {
 		return nil, err
@@ -124,13 +129,17 @@ func (h *Heartbeat) MarshalBinary() ([]byte, error) {
 	b = binary.AppendUvarint(b, hw.GPUMemoryMiB)
 	b = binary.AppendUvarint(b, hw.BandwidthMbps)
 	b = appendBytes(b, []byte(hw.GPUModel))
+	if len(h.Admission) > MaxInviteSize {
+		return nil, fmt.Errorf("%w: admission token too long", ErrMalformed)
+	}
+	b = appendBytes(b, h.Admission)
 	if len(b) > MaxMembershipMessageSize {
 		return nil, ErrOversize
 	}
 	return b, nil
 }
 
-// UnmarshalBinary decodes a version-1 membership message. It never panics and
+// UnmarshalBinary decodes a version-2 membership message. It never panics and
 // allocates at most len(data) bytes.
 func (h *Heartbeat) UnmarshalBinary(data []byte) error {
 	if len(data) > MaxMembershipMessageSize {
@@ -154,6 +163,7 @@ func (h *Heartbeat) UnmarshalBinary(data []byte) error {
 	out.Hardware.GPUMemoryMiB = r.uvarint()
 	out.Hardware.BandwidthMbps = r.uvarint()
 	model := r.bytes(maxGPUModelLen)
+	admission := r.bytes(MaxInviteSize)
 	if r.err != nil {
 		return r.err
 	}
@@ -177,6 +187,9 @@ func (h *Heartbeat) UnmarshalBinary(data []byte) error {
 	}
 	out.Time = time.UnixMilli(int64(ms))
 	out.Hardware.GPUModel = string(model)
+	if len(admission) > 0 {
+		out.Admission = bytes.Clone(admission)
+	}
 	*h = out
 	return nil
 }

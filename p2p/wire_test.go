@@ -67,7 +67,8 @@ func TestHeartbeatDecodeErrors(t *testing.T) {
 	}{
 		{"empty", nil, ErrMalformed},
 		{"version", append([]byte{9}, good[1:]...), ErrBadVersion},
-		{"kind", append([]byte{1, 7}, good[2:]...), ErrUnknownKind},
+		{"kind", append([]byte{wireVersion, 7}, good[2:]...), ErrUnknownKind},
+		{"old version", append([]byte{1}, good[1:]...), ErrBadVersion},
 		{"truncated", good[:len(good)-3], ErrMalformed},
 		{"trailing", append(append([]byte{}, good...), 0), ErrMalformed},
 		{"oversize", make([]byte, MaxMembershipMessageSize+1), ErrOversize},
@@ -107,7 +108,10 @@ func FuzzHeartbeatDecode(f *testing.F) {
 	hb.Kind = KindDeathrattle
 	dr, _ := hb.MarshalBinary()
 	f.Add(dr)
-	f.Add([]byte{1, 1, 0})
+	hb.Admission = []byte("invite token bytes")
+	withInvite, _ := hb.MarshalBinary()
+	f.Add(withInvite)
+	f.Add([]byte{wireVersion, 1, 0})
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var hb Heartbeat
