@@ -76,6 +76,21 @@ func TestToyModelSeparatesHonestFromDishonest(t *testing.T) {
 	}
 }
 
+func TestToyOutputHash(t *testing.T) {
+	a := ToyOutputHash([]int{1, 2, 3})
+	if a != ToyOutputHash([]int{1, 2, 3}) {
+		t.Fatal("not deterministic")
+	}
+	for _, other := range [][]int{{1, 2}, {1, 2, 4}, {3, 2, 1}, {1 << 16, 2, 3}} {
+		if ToyOutputHash(other) == a {
+			t.Fatalf("%v hashes like [1 2 3]", other)
+		}
+	}
+	if slices.Equal(ToyTokens([]byte("a"), 8, 100), ToyTokens([]byte("b"), 8, 100)) {
+		t.Fatal("different inputs give the same tokens")
+	}
+}
+
 func TestToyModelRejectsBadInput(t *testing.T) {
 	ctx := context.Background()
 	if _, err := NewToyModel(ToyConfig{Vocab: 1, Hidden: 0, FF: 1, Layers: 1}, nil); err == nil {
