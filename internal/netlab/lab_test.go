@@ -171,6 +171,55 @@ func TestNetlabLoss(t *testing.T) {
 	}
 }
 
+// TestNetlabLossRoundTrip is the WAN configuration of a typical run: 20
+// ms and 1% loss on every link, so 40 ms one-way and 80 ms RTT between two
+// nodes. An echo crosses four delay lines, each losing 1%: the round trip
+// loses 1-0.99^4 = 3.94%. Over 40000 probes that fraction's sd is 0.097%,
+// so ±10% relative (±0.39%) is 4 sd.
+func TestNetlabLossRoundTrip(t *testing.T) {
+	const p, count = 0.01, 40000
+	l := newTestLab(t, WithNodes(2), WithLink(LinkConfig{Delay: 20 * time.Millisecond, Loss: p}))
+	ctx := testCtx(t, 3*time.Minute)
+	a, b := l.Node(0), l.Node(1)
+	warm(t, a, b)
+	r, err := Ping(ctx, a, b, count, 100*time.Microsecond, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := 1 - math.Pow(1-p, 4)
+	fmt.Printf("FIGURE round trip node0<->node1: 1%% loss and 20ms per link; loss configured %.3f%%, measured %.3f%% over %d probes; RTT configured 80ms, measured mean %v\n",
+		100*want, 100*r.Loss(), r.Sent, r.Mean().Round(10*time.Microsecond))
+	for _, n := range l.Nodes() {
+		if s := l.Stats(n); s.QueueDrops+s.SendErrors+s.KernelDrops != 0 {
+			t.Errorf("node %d link dropped frames besides the configured loss: %+v", n.Index, s)
+		}
+	}
+	if !within(r.Loss(), want, 0.10) {
+		t.Errorf("round-trip loss %.4f, want %.4f ±10%% relative", r.Loss(), want)
+	}
+	if !within(float64(r.Mean()), float64(80*time.Millisecond), 0.10) {
+		t.Errorf("mean RTT %v, want 80ms ±10%%", r.Mean())
+	}
+}
+
+// TestNetlabEmulatorCapacity prints how fast the emulator forwards an
+// unshaped TCP stream (1 ms per link): the lab's own ceiling, to compare
+// the configured rates against. It asserts only that the stream flows.
+func TestNetlabEmulatorCapacity(t *testing.T) {
+	l := newTestLab(t, WithNodes(2), WithLink(LinkConfig{Delay: time.Millisecond}))
+	ctx := testCtx(t, time.Minute)
+	r, err := Throughput(ctx, l.Node(0), l.Node(1), time.Second, 3*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := l.Stats(l.Node(1))
+	fmt.Printf("FIGURE emulator capacity: unshaped TCP %.0f Mbit/s (%.0f frames/s to the receiver, mean frame %d B); queue drops %d, send errors %d\n",
+		r.BitsPerSecond()/1e6, r.BitsPerSecond()/8/1448, s.TxBytes/max(s.TxFrames, 1), s.QueueDrops, s.SendErrors)
+	if r.Bytes == 0 {
+		t.Fatal("no data flowed")
+	}
+}
+
 // TestNetlabBandwidth checks tbf shaping through the emulator: TCP goodput
 // over a 20 Mbit/s link pair with 40 ms RTT. tbf counts Ethernet frames,
 // so the most TCP can carry is rate·1448/1514 (MSS with timestamps over a
@@ -337,5 +386,49 @@ func TestNetlabProcessesAndCleanup(t *testing.T) {
 	}
 	if _, err := os.Stat(netnsDir + "/" + stale); err == nil {
 		t.Errorf("%s still exists", stale)
+	}
+}
+
+// TestNetlabParallelLabs builds two labs at once: they get distinct
+// prefixes and subnets, and each carries its own traffic.
+func TestNetlabParallelLabs(t *testing.T) {
+	labs := make([]*Lab, 2)
+	errs := make(chan error, len(labs))
+	for i := range labs {
+		go func() {
+			var err error
+			labs[i], err = New(testCtx(t, time.Minute), WithNodes(2), WithLink(LinkConfig{Delay: time.Duration(i+1) * 5 * time.Millisecond}))
+			errs <- err
+		}()
+	}
+	for range labs {
+		if err := <-errs; errors.Is(err, ErrNotRoot) || errors.Is(err, ErrMissingTool) {
+			t.Skip(err)
+		} else if err != nil {
+			t.Error(err)
+		}
+	}
+	for _, l := range labs {
+		if l != nil {
+			t.Cleanup(func() { l.Close() })
+		}
+	}
+	if t.Failed() {
+		t.FailNow()
+	}
+	if labs[0].Prefix() == labs[1].Prefix() || labs[0].Subnet() == labs[1].Subnet() {
+		t.Fatalf("labs share prefix or subnet: %s %v, %s %v", labs[0].Prefix(), labs[0].Subnet(), labs[1].Prefix(), labs[1].Subnet())
+	}
+	for i, l := range labs {
+		warm(t, l.Node(0), l.Node(1))
+		r, err := Ping(context.Background(), l.Node(0), l.Node(1), 50, 5*time.Millisecond, 500*time.Millisecond)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := time.Duration(i+1) * 20 * time.Millisecond
+		t.Logf("lab %s %v: RTT %v (configured %v)", l.Prefix(), l.Subnet(), r.Mean(), want)
+		if r.Received != r.Sent || !within(float64(r.Mean()), float64(want), 0.25) {
+			t.Errorf("lab %d: %d/%d probes, RTT %v, want %v", i, r.Received, r.Sent, r.Mean(), want)
+		}
 	}
 }
