@@ -2,142 +2,152 @@ package main
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
-	"math"
+	"math/big"
+	"os"
+	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
+	"github.com/ipfs/go-cid"
+	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
 	"github.com/spf13/cobra"
 
-	"github.com/openpool/openpool/diloco"
-	"github.com/openpool/openpool/diloco/tensor"
+	"github.com/openpool/openpool/ledger"
 	"github.com/openpool/openpool/node"
 	"github.com/openpool/openpool/p2p"
+	"github.com/openpool/openpool/toploc"
 )
 
-// devSwarm is the local swarm of `openpool dev`: one bootstrap node and N
-// members on loopback, all in this process.
+// devOptions are the flags of `openpool dev`.
+type devOptions struct {
+	nodes      int
+	pool       string
+	heartbeat  time.Duration
+	stay       time.Duration
+	timeout    time.Duration
+	innerSteps int
+	outerSteps uint64
+	noChain    bool
+	sample     float64
+	summary    string
+}
+
+// devSwarm is the local swarm of `openpool dev`, all in this process: a
+// bootstrap node, the researcher (pool owner), a validator and N workers on
+// loopback, and the dev chain.
 type devSwarm struct {
-	boot  *node.Node
-	nodes []*node.Node
+	opt   devOptions
+	g     *globals
+	dir   string // temporary: every node's data directory
+	quiet *slog.Logger
+
+	chain      *devChain // nil with --no-chain
+	boot       *node.Node
+	researcher *node.Node
+	validator  *node.Node
+	workers    []*node.Node
+	inference  []*devInference // per worker
+	verdicts   *node.WorkVerdictSubscription
+}
+
+func (s *devSwarm) members() []*node.Node {
+	return append([]*node.Node{s.researcher, s.validator}, s.workers...)
 }
 
 func (s *devSwarm) close() {
-	for _, n := range s.nodes {
-		_ = n.Close()
+	if s.verdicts != nil {
+		s.verdicts.Close()
 	}
-	if s.boot != nil {
-		_ = s.boot.Close()
+	var wg sync.WaitGroup
+	for _, n := range append(s.members(), s.boot) {
+		if n != nil {
+			wg.Add(1)
+			go func() { defer wg.Done(); _ = n.Close() }()
+		}
+	}
+	wg.Wait()
+	if s.chain != nil {
+		s.chain.close()
+	}
+	if s.dir != "" {
+		_ = os.RemoveAll(s.dir)
 	}
 }
 
-func newDevCmd(g *globals) *cobra.Command {
-	var (
-		nodes     int
-		pool      string
-		heartbeat time.Duration
-		stay      time.Duration
-		timeout   time.Duration
+// phase prints the header line of a phase.
+func (s *devSwarm) phase(format string, args ...any) {
+	fmt.Fprintf(s.g.stdout, "\n== "+format+"\n", args...)
+}
 
-		innerSteps int
-		outerSteps uint64
-	)
+func (s *devSwarm) printf(format string, args ...any) {
+	fmt.Fprintf(s.g.stdout, "  "+format+"\n", args...)
+}
+
+func newDevCmd(g *globals) *cobra.Command {
+	var o devOptions
 	cmd := &cobra.Command{
 		Use:   "dev",
-		Short: "Run a local swarm on loopback: a bootstrap node and N nodes joining a demo pool",
-		Long: "Run a complete local swarm in this process on embedded defaults: a bootstrap node and N\n" +
-			"nodes on 127.0.0.1 that join a demo pool. It prints the membership converging, shows a\n" +
-			"clean exit reaching every peer through its deathrattle, and stops.",
+		Short: "Run a complete local swarm: dev chain, researcher, workers, validator, training and rewards",
+		Long: "Run a complete local swarm in this process on embedded defaults, on 127.0.0.1 only:\n" +
+			"a dev chain with the ledger contracts deployed, a bootstrap node, a researcher who publishes\n" +
+			"the first checkpoint through shardcast and creates the pool on chain, N workers that stake,\n" +
+			"are invited, join and receive the checkpoint, train the toy model through DiLoCo outer steps\n" +
+			"(int8 ring all-reduce) to bit-identical weights, submit TOPLOC-proved inference work that a\n" +
+			"validator checks, leave, and are paid by active time. It prints a summary and stops\n" +
+			"(--stay keeps it up, with the researcher's status page).",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if nodes < 2 || nodes > 200 {
-				return usagef("--nodes %d: use 2 to 200", nodes)
+			if o.nodes < 2 || o.nodes > 64 {
+				return usagef("--nodes %d: use 2 to 64 workers", o.nodes)
 			}
-			if err := p2p.ValidatePoolID(pool); err != nil {
+			if err := p2p.ValidatePoolID(o.pool); err != nil {
 				return usageError{err}
 			}
-			if heartbeat < 10*time.Millisecond {
-				return usagef("--heartbeat %v is too short (minimum 10ms)", heartbeat)
+			if o.heartbeat < 10*time.Millisecond {
+				return usagef("--heartbeat %v is too short (minimum 10ms)", o.heartbeat)
 			}
-			ctx := cmd.Context()
-			log := g.logger()
-			quiet := slog.New(slog.DiscardHandler)
-			loop := ma.StringCast("/ip4/127.0.0.1/tcp/0")
-			common := []node.Option{
-				node.WithListenAddrs(loop), node.WithNAT(false), node.WithHeartbeatInterval(heartbeat),
-				node.WithLogger(quiet), node.WithUnlimitedResources(),
+			if o.innerSteps < 1 || o.outerSteps < 1 {
+				return usagef("--inner-steps and --outer-steps must be at least 1")
 			}
-			var s devSwarm
+			if o.sample <= 0 || o.sample > 1 {
+				return usagef("--sample %v: want a fraction in (0, 1]", o.sample)
+			}
+			ctx, cancel := context.WithTimeout(cmd.Context(), o.timeout)
+			defer cancel()
+			// Node logs would drown the phase lines: they show with --log-level debug.
+			s := &devSwarm{opt: o, g: g, quiet: slog.New(slog.DiscardHandler)}
+			if g.logLevel == "debug" {
+				s.quiet = g.logger()
+			}
 			defer s.close()
-			var err error
-			s.boot, err = node.New(ctx, slices.Concat(common, []node.Option{node.AsBootstrapNode()})...)
+			sum, err := s.run(ctx)
 			if err != nil {
-				return fmt.Errorf("dev: bootstrap node: %w", err)
+				return fmt.Errorf("dev: %w", err)
 			}
-			fmt.Fprintf(g.stdout, "bootstrap node %s\n", s.boot.Addrs()[0])
-			bootInfo := peer.AddrInfo{ID: s.boot.ID(), Addrs: s.boot.Host().Addrs()}
-			start := time.Now()
-			for i := 0; i < nodes; i++ {
-				opts := slices.Concat(common, []node.Option{node.WithBootstrapPeers(bootInfo)})
-				if i == 0 {
-					opts = append(opts, node.WithStatusAddr("127.0.0.1:0"))
-				}
-				n, err := node.New(ctx, opts...)
+			sum.print(g.stdout)
+			if o.summary != "" {
+				b, err := json.MarshalIndent(sum, "", "  ")
 				if err != nil {
-					return fmt.Errorf("dev: node %d: %w", i, err)
-				}
-				s.nodes = append(s.nodes, n)
-				if err := n.Join(ctx, pool); err != nil {
-					return fmt.Errorf("dev: node %d: %w", i, err)
-				}
-				fmt.Fprintf(g.stdout, "node %d  %s joined %s\n", i, n.ID(), pool)
-			}
-			fmt.Fprintf(g.stdout, "status API of node 0: http://%s/status\n\n", s.nodes[0].StatusAddr())
-
-			if err := s.converge(ctx, g, pool, nodes, start, timeout); err != nil {
-				return err
-			}
-			printMembers(g.stdout, pool, s.nodes[0].Members(pool), time.Now())
-			if outerSteps > 0 {
-				if err := s.train(ctx, g, pool, innerSteps, outerSteps, quiet); err != nil {
 					return err
 				}
-			}
-
-			// A clean exit: the last node leaves and every other sees its deathrattle.
-			leaver := s.nodes[len(s.nodes)-1]
-			subs := make([]*p2p.Subscription, len(s.nodes)-1)
-			for i := range subs {
-				if subs[i], err = s.nodes[i].Subscribe(pool, 256); err != nil {
-					return err
+				if err := os.WriteFile(o.summary, append(b, '\n'), 0o644); err != nil {
+					return fmt.Errorf("dev: summary: %w", err)
 				}
-				defer subs[i].Close()
 			}
-			fmt.Fprintf(g.stdout, "\nnode %d leaves the pool cleanly...\n", len(s.nodes)-1)
-			leaveAt := time.Now()
-			if err := leaver.Leave(ctx, pool); err != nil {
-				return err
-			}
-			var slowest time.Duration
-			for i, sub := range subs {
-				d, err := waitForEvent(ctx, sub, p2p.EventLeave, leaver.ID(), leaveAt, 10*heartbeat)
-				if err != nil {
-					return fmt.Errorf("dev: node %d: %w", i, err)
-				}
-				slowest = max(slowest, d)
-			}
-			fmt.Fprintf(g.stdout, "every node saw the deathrattle within %v (%.2fx the heartbeat interval)\n",
-				slowest.Round(time.Millisecond), float64(slowest)/float64(heartbeat))
-			log.Debug("dev swarm done")
-			if stay > 0 {
-				fmt.Fprintf(g.stdout, "\nswarm stays up for %v (Ctrl-C to stop)\n", stay)
+			if o.stay > 0 {
+				fmt.Fprintf(g.stdout, "\nswarm stays up for %v (Ctrl-C to stop); status page %s\n", o.stay, sum.StatusURL)
 				select {
-				case <-ctx.Done():
-				case <-time.After(stay):
+				case <-cmd.Context().Done():
+				case <-time.After(o.stay):
 				}
 			}
 			fmt.Fprintln(g.stdout, "\nstopping the swarm")
@@ -145,95 +155,418 @@ func newDevCmd(g *globals) *cobra.Command {
 		},
 	}
 	fl := cmd.Flags()
-	fl.IntVar(&nodes, "nodes", 4, "number of nodes besides the bootstrap node")
-	fl.StringVar(&pool, "pool", "demo", "pool the nodes join")
-	fl.DurationVar(&heartbeat, "heartbeat", 500*time.Millisecond, "membership heartbeat interval")
-	fl.DurationVar(&stay, "stay", 0, "keep the swarm running this long after the demo (0: stop at once)")
-	fl.DurationVar(&timeout, "timeout", 2*time.Minute, "give up if the membership has not converged by then")
-	fl.IntVar(&innerSteps, "inner-steps", 50, "DiLoCo inner steps H of the toy model")
-	fl.Uint64Var(&outerSteps, "outer-steps", 5, "DiLoCo outer steps of the toy model (0: skip training)")
+	fl.IntVar(&o.nodes, "nodes", 4, "number of workers")
+	fl.StringVar(&o.pool, "pool", "demo", "pool name")
+	fl.DurationVar(&o.heartbeat, "heartbeat", 500*time.Millisecond, "membership heartbeat interval")
+	fl.DurationVar(&o.stay, "stay", 0, "keep the swarm running this long after the demo (0: stop at once)")
+	fl.DurationVar(&o.timeout, "timeout", 3*time.Minute, "give up if the demo has not finished by then")
+	fl.IntVar(&o.innerSteps, "inner-steps", 50, "DiLoCo inner steps H of the toy model")
+	fl.Uint64Var(&o.outerSteps, "outer-steps", 5, "DiLoCo outer steps of the toy model")
+	fl.BoolVar(&o.noChain, "no-chain", false, "run without the dev chain (no stake, on-chain pool, work records or rewards)")
+	fl.Float64Var(&o.sample, "sample", 1, "fraction of work submissions the validator checks")
+	fl.StringVar(&o.summary, "summary-json", "", "also write the summary as JSON to this file")
 	return cmd
 }
 
-// train runs DiLoCo with the toy model on every node of the swarm, prints
-// each outer step as node 0 sees it, and checks that every node ends with
-// bit-identical weights.
-func (s *devSwarm) train(ctx context.Context, g *globals, pool string, h int, steps uint64, log *slog.Logger) error {
-	fmt.Fprintf(g.stdout, "\nDiLoCo on the toy model: %d workers, H=%d inner steps, %d outer steps, int8 ring all-reduce\n", len(s.nodes), h, steps)
-	finals := make([]*tensor.Set, len(s.nodes))
-	errs := make([]error, len(s.nodes))
-	var wg sync.WaitGroup
-	for i, n := range s.nodes {
-		tr, err := toyTrainer(pool, n.ID())
+// run runs every phase and returns the summary.
+func (s *devSwarm) run(ctx context.Context) (*devSummary, error) {
+	o := s.opt
+	t0 := time.Now()
+	sum := &devSummary{Pool: o.pool, Workers: make([]devWorkerSummary, o.nodes)}
+	var err error
+	if s.dir, err = os.MkdirTemp("", "openpool-dev-"); err != nil {
+		return nil, err
+	}
+
+	// Identities: a libp2p key and an Ethereum key (light scrypt) per node,
+	// side by side in its data directory.
+	type identity struct {
+		dir string
+		p2p crypto.PrivKey
+		eth *ecdsa.PrivateKey
+	}
+	ident := func(name string) (identity, error) {
+		dir := filepath.Join(s.dir, name)
+		k, _, err := p2p.LoadOrCreateIdentity(dir)
 		if err != nil {
-			return err
+			return identity{}, err
 		}
-		progress := func(diloco.Progress) {}
-		if i == 0 {
-			progress = func(p diloco.Progress) { fmt.Fprintln(g.stdout, formatProgress(p)) }
+		e, _, err := ledger.LoadOrCreateKey(ledger.KeystoreDir(dir), devPassphrase, ledger.WithLightScrypt())
+		return identity{dir, k, e}, err
+	}
+	researcher, err := ident("researcher")
+	if err != nil {
+		return nil, err
+	}
+	validator, err := ident("validator")
+	if err != nil {
+		return nil, err
+	}
+	workers := make([]identity, o.nodes)
+	workerKeys := make([]*ecdsa.PrivateKey, o.nodes)
+	for i := range workers {
+		if workers[i], err = ident(fmt.Sprintf("worker-%d", i)); err != nil {
+			return nil, err
 		}
+		workerKeys[i] = workers[i].eth
+	}
+
+	if !o.noChain {
+		s.phase("dev chain")
+		if s.chain, err = startDevChain(ctx, researcher.eth, validator.eth, workerKeys); err != nil {
+			return nil, err
+		}
+		dep := s.chain.researcher.Deployment()
+		s.printf("chain %d at %s, contracts deployed at block %d by the researcher %s", dep.ChainID, s.chain.chain.URL(), dep.Block, s.chain.researcher.Address().Hex())
+		s.printf("registry %s  pools %s  validator %s", dep.Registry.Hex(), dep.Pools.Hex(), s.chain.validator.Address().Hex())
+	}
+
+	s.phase("peer-to-peer swarm on loopback")
+	owner := researcher.p2p.GetPublic()
+	common := []node.Option{
+		node.WithListenAddrs(ma.StringCast("/ip4/127.0.0.1/tcp/0")), node.WithNAT(false),
+		node.WithHeartbeatInterval(o.heartbeat), node.WithLogger(s.quiet), node.WithUnlimitedResources(),
+		node.WithPoolOwner(o.pool, owner), node.WithCheckpointAnnounceInterval(time.Second),
+		node.WithHardware(p2p.Hardware{CPUCores: 1}),
+	}
+	if s.boot, err = node.New(ctx, slices.Concat(common, []node.Option{node.AsBootstrapNode()})...); err != nil {
+		return nil, fmt.Errorf("bootstrap node: %w", err)
+	}
+	s.printf("bootstrap node %s", s.boot.Addrs()[0])
+	common = append(common, node.WithBootstrapPeers(peer.AddrInfo{ID: s.boot.ID(), Addrs: s.boot.Host().Addrs()}))
+	s.researcher, err = node.New(ctx, slices.Concat(common, []node.Option{node.WithDataDir(researcher.dir), node.WithStatusAddr("127.0.0.1:0")})...)
+	if err != nil {
+		return nil, fmt.Errorf("researcher node: %w", err)
+	}
+	sum.StatusURL = fmt.Sprintf("http://%s/", s.researcher.StatusAddr())
+	s.printf("researcher %s  status page %s", s.researcher.ID(), sum.StatusURL)
+	valInf := newDevInference(nil, o.pool, filepath.Join(validator.dir, "assembled"))
+	vopts := []node.Option{node.WithDataDir(validator.dir), node.WithWorkValidator(o.sample, valInf.recompute), node.WithWorkSampleSeed(devSampleSeed)}
+	if s.chain != nil {
+		vopts = append(vopts, node.WithWorkLedger(workLedger{chain: s.chain, c: s.chain.validator}))
+	}
+	if s.validator, err = node.New(ctx, slices.Concat(common, vopts)...); err != nil {
+		return nil, fmt.Errorf("validator node: %w", err)
+	}
+	valInf.n = s.validator
+	s.verdicts = s.validator.SubscribeWorkVerdicts(4 * o.nodes)
+	s.printf("validator  %s  checks %.0f%% of work submissions", s.validator.ID(), 100*o.sample)
+	for _, n := range []*node.Node{s.researcher, s.validator} {
+		if err := n.Join(ctx, o.pool); err != nil {
+			return nil, err
+		}
+	}
+	for i, w := range workers {
+		wopts := []node.Option{node.WithDataDir(w.dir)}
+		if s.chain != nil {
+			wopts = append(wopts, node.WithWorkLedger(workLedger{chain: s.chain, c: s.chain.workers[i]}))
+		}
+		n, err := node.New(ctx, slices.Concat(common, wopts)...)
+		if err != nil {
+			return nil, fmt.Errorf("worker %d: %w", i, err)
+		}
+		s.workers = append(s.workers, n)
+		s.inference = append(s.inference, newDevInference(n, o.pool, filepath.Join(w.dir, "assembled")))
+		sum.Workers[i].Peer = n.ID().String()
+	}
+	s.printf("%d workers started", len(s.workers))
+
+	s.phase("researcher publishes the first checkpoint")
+	start, err := writeInitialCheckpoint(filepath.Join(researcher.dir, "initial"), o.pool)
+	if err != nil {
+		return nil, err
+	}
+	ckptCID, m, err := s.researcher.PublishCheckpoint(ctx, o.pool, filepath.Join(researcher.dir, "initial"))
+	if err != nil {
+		return nil, err
+	}
+	sum.Checkpoint = devCheckpointSummary{CID: ckptCID.String(), Version: m.Version, Bytes: m.TotalSize(), Shards: len(m.Shards)}
+	sum.InitialLoss = toyEvalLoss(o.pool, start)
+	s.printf("version %d  %s  %d bytes in %d shard(s), signed by the researcher; loss on the full dataset %.4f",
+		m.Version, ckptCID, m.TotalSize(), len(m.Shards), sum.InitialLoss)
+
+	if s.chain != nil {
+		s.phase("researcher creates the pool on chain")
+		if err := s.chain.createPool(ctx, ckptCID.String()); err != nil {
+			return nil, err
+		}
+		sum.ChainPoolID = s.chain.poolID
+		s.printf("pool %d  metadata %s  funded %s tokens  reward %s wei per node-second",
+			s.chain.poolID, ckptCID, formatTokens(devPoolFunds()), devRewardRate)
+	}
+
+	s.phase("workers join")
+	if err := s.admitWorkers(ctx, sum); err != nil {
+		return nil, err
+	}
+	if err := s.converge(ctx, t0); err != nil {
+		return nil, err
+	}
+
+	s.phase("DiLoCo: %d workers, H=%d inner steps, %d outer steps, int8 ring all-reduce", o.nodes, o.innerSteps, o.outerSteps)
+	tr, err := trainWorkers(ctx, s.g, o.pool, s.workers, start, m.Version, o.innerSteps, o.outerSteps, s.quiet)
+	if err != nil {
+		return nil, err
+	}
+	sum.StepLoss, sum.AllReduceBytes = tr.StepLoss, tr.AllReduceBytes
+	for i, f := range tr.Finals {
+		sum.Workers[i].WeightsSHA256 = weightsDigest(f)
+	}
+	sum.FinalLoss = toyEvalLoss(o.pool, tr.Finals[0])
+	sum.Identical = true
+	for _, w := range sum.Workers {
+		sum.Identical = sum.Identical && w.WeightsSHA256 == sum.Workers[0].WeightsSHA256
+	}
+	if !sum.Identical {
+		return nil, errors.New("the workers' weights differ after training")
+	}
+	s.printf("all %d workers hold bit-identical weights; loss on the full dataset %.4f -> %.4f", o.nodes, sum.InitialLoss, sum.FinalLoss)
+
+	s.phase("work: TOPLOC-proved inference, checked by the validator")
+	if err := s.submitWork(ctx, sum, m.Version); err != nil {
+		return nil, err
+	}
+
+	if s.chain != nil {
+		s.phase("workers leave; rewards by active time")
+		rewards, spent, err := s.chain.settle(ctx)
+		if err != nil {
+			return nil, err
+		}
+		paid := new(big.Int)
+		for i, r := range rewards {
+			w := &sum.Workers[i]
+			w.ActiveSeconds, w.Reward = r.ActiveSeconds, r.Claimed.String()
+			paid.Add(paid, r.Claimed)
+			if r.Claimed.Cmp(r.Expected) != 0 {
+				return nil, fmt.Errorf("worker %d claimed %s wei, want %s (rate × %d s)", i, r.Claimed, r.Expected, r.ActiveSeconds)
+			}
+		}
+		sum.RewardsPaid, sum.PoolFundsSpent = paid.String(), spent.String()
+		if paid.Cmp(spent) != 0 {
+			return nil, fmt.Errorf("workers claimed %s wei but the pool's funds fell by %s", paid, spent)
+		}
+		s.printf("every worker left the pool and claimed rate × active time; the pool paid %s wei", spent)
+	}
+
+	s.phase("a worker leaves the swarm cleanly")
+	if err := s.deathrattle(ctx, sum); err != nil {
+		return nil, err
+	}
+	for _, n := range s.members() {
+		if st, err := n.CheckpointStats(o.pool); err == nil {
+			sum.ShardcastBytes += st.BytesFetched
+		}
+	}
+	sum.Took = time.Since(t0).Round(10 * time.Millisecond).String()
+	return sum, nil
+}
+
+// devSampleSeed picks the submissions the validator checks. A real
+// deployment fixes it only after the submission deadline (see
+// node.WithWorkSampleSeed); in dev the workers never see it.
+var devSampleSeed = []byte("openpool dev validator seed")
+
+// admitWorkers takes each worker on chain (register, stake, invite, join),
+// then into the pool's swarm, and waits until it holds the checkpoint whose
+// CID the pool's on-chain metadata names.
+func (s *devSwarm) admitWorkers(ctx context.Context, sum *devSummary) error {
+	o := s.opt
+	want, err := cid.Decode(sum.Checkpoint.CID)
+	if err != nil {
+		return err
+	}
+	var mu sync.Mutex
+	errs := make([]error, len(s.workers))
+	var wg sync.WaitGroup
+	for i, n := range s.workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			finals[i], errs[i] = runPoolWorker(ctx, n, pool, tr, log, h, steps, "", progress)
+			t := time.Now()
+			var line []string
+			if s.chain != nil {
+				if err := s.chain.admit(ctx, i, "toy cpu"); err != nil {
+					errs[i] = fmt.Errorf("worker %d on chain: %w", i, err)
+					return
+				}
+				// The worker learns the checkpoint from the pool's record on chain.
+				p, err := s.chain.workers[i].Pool(ctx, s.chain.poolID)
+				if err != nil {
+					errs[i] = err
+					return
+				}
+				if want, err = cid.Decode(p.MetadataCID); err != nil {
+					errs[i] = fmt.Errorf("worker %d: pool metadata %q: %w", i, p.MetadataCID, err)
+					return
+				}
+				line = append(line, fmt.Sprintf("%s registered, staked, invited, joined pool %d on chain;", s.chain.workers[i].Address().Hex(), s.chain.poolID))
+				mu.Lock()
+				sum.Workers[i].Address = s.chain.workers[i].Address().Hex()
+				mu.Unlock()
+			}
+			if err := n.Join(ctx, o.pool); err != nil {
+				errs[i] = fmt.Errorf("worker %d: %w", i, err)
+				return
+			}
+			cp, err := n.FetchCheckpoint(ctx, o.pool, want)
+			if err != nil {
+				errs[i] = fmt.Errorf("worker %d: %w", i, err)
+				return
+			}
+			mu.Lock()
+			sum.Workers[i].CheckpointCID = cp.CID.String()
+			mu.Unlock()
+			line = append(line, fmt.Sprintf("checkpoint v%d received in %v", cp.Version, time.Since(t).Round(time.Millisecond)))
+			s.printf("worker %d %s", i, strings.Join(line, " "))
 		}()
 	}
 	wg.Wait()
-	for i, err := range errs {
-		if err != nil {
-			return fmt.Errorf("dev: worker %d: %w", i, err)
-		}
-	}
-	ref := finals[0].Flatten(nil)
-	for i, f := range finals {
-		for k, x := range f.Flatten(nil) {
-			if math.Float32bits(x) != math.Float32bits(ref[k]) {
-				return fmt.Errorf("dev: worker %d's weights differ from worker 0's at value %d", i, k)
-			}
-		}
-	}
-	fmt.Fprintf(g.stdout, "all %d workers hold bit-identical weights (%d values)\n", len(finals), len(ref))
-	return nil
+	return errors.Join(errs...)
 }
 
-// converge prints the membership converging until every node sees every
-// other alive.
-func (s *devSwarm) converge(ctx context.Context, g *globals, pool string, want int, start time.Time, timeout time.Duration) error {
-	tick := time.NewTicker(250 * time.Millisecond)
+// converge waits until every member sees every other alive.
+func (s *devSwarm) converge(ctx context.Context, t0 time.Time) error {
+	nodes := s.members()
+	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
-	last := ""
 	for {
-		lo, hi, done := want, 0, 0
-		for _, n := range s.nodes {
+		done := 0
+		for _, n := range nodes {
 			c := 0
-			for _, m := range n.Members(pool) {
+			for _, m := range n.Members(s.opt.pool) {
 				if m.State == p2p.StateAlive {
 					c++
 				}
 			}
-			lo, hi = min(lo, c), max(hi, c)
-			if c == want {
+			if c == len(nodes) {
 				done++
 			}
 		}
-		line := fmt.Sprintf("%d/%d nodes see all %d members (fewest seen %d, most %d)", done, want, want, lo, hi)
-		if line != last {
-			fmt.Fprintf(g.stdout, "t=%-6s %s\n", time.Since(start).Round(10*time.Millisecond), line)
-			last = line
-		}
-		if done == want {
-			fmt.Fprintf(g.stdout, "membership converged in %v\n\n", time.Since(start).Round(10*time.Millisecond))
+		if done == len(nodes) {
+			s.printf("membership converged: %d members (researcher, validator, %d workers) see each other, t=%v",
+				len(nodes), len(s.workers), time.Since(t0).Round(10*time.Millisecond))
 			return nil
-		}
-		if time.Since(start) > timeout {
-			return fmt.Errorf("dev: membership did not converge within %v", timeout)
 		}
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			return fmt.Errorf("membership: %d of %d members see all: %w", done, len(nodes), ctx.Err())
 		case <-tick.C:
 		}
 	}
+}
+
+// submitWork has every worker run and prove one inference on the
+// checkpoint and submit it (recorded on chain), then waits for the
+// validator's verdicts on the sampled submissions.
+func (s *devSwarm) submitWork(ctx context.Context, sum *devSummary, version uint64) error {
+	subs := make([]*node.WorkSubmission, len(s.workers))
+	errs := make([]error, len(s.workers))
+	var wg sync.WaitGroup
+	for i, n := range s.workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			input := fmt.Appendf(nil, "%s/task/%s", s.opt.pool, n.ID())
+			w, err := s.inference[i].work(ctx, version, s.opt.outerSteps, input)
+			if err == nil {
+				subs[i], err = n.SubmitWork(ctx, s.opt.pool, w)
+			}
+			if err != nil {
+				errs[i] = fmt.Errorf("worker %d: work: %w", i, err)
+			}
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	sampled := map[node.WorkID]int{}
+	for i, sub := range subs {
+		id := sub.ID()
+		sum.Workers[i].WorkID = id.String()
+		sum.Work.Submitted++
+		if toploc.Sampled(devSampleSeed, id[:], s.opt.sample) {
+			sampled[id] = i
+		}
+		if s.chain != nil {
+			rec, err := s.chain.researcher.Work(ctx, s.chain.poolID, [32]byte(id))
+			if err != nil {
+				return err
+			}
+			if rec.Node.Hex() != sum.Workers[i].Address {
+				return fmt.Errorf("worker %d: work %s not recorded on chain", i, id)
+			}
+			sum.Work.OnChain++
+		}
+	}
+	sum.Work.Sampled = len(sampled)
+	for len(sampled) > 0 {
+		select {
+		case v, ok := <-s.verdicts.C:
+			if !ok {
+				return errors.New("validator stopped")
+			}
+			i, mine := sampled[v.ID]
+			if !mine {
+				continue
+			}
+			delete(sampled, v.ID)
+			sum.Workers[i].Verdict = v.Outcome.String()
+			switch v.Outcome {
+			case node.WorkAccepted:
+				sum.Work.Accepted++
+			case node.WorkRejected:
+				sum.Work.Rejected++
+			}
+			s.printf("worker %d: work %s…  %s by the validator (%v)", i, v.ID.String()[:12], v.Outcome, v.Took.Round(time.Millisecond))
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for %d verdicts: %w", len(sampled), ctx.Err())
+		}
+	}
+	onChain := ""
+	if s.chain != nil {
+		onChain = fmt.Sprintf(", %d recorded on chain", sum.Work.OnChain)
+	}
+	s.printf("%d submissions%s; %d checked: %d accepted, %d rejected", sum.Work.Submitted, onChain, sum.Work.Sampled, sum.Work.Accepted, sum.Work.Rejected)
+	return nil
+}
+
+// deathrattle makes the last worker leave the pool's swarm and waits until
+// every other member has seen its deathrattle.
+func (s *devSwarm) deathrattle(ctx context.Context, sum *devSummary) error {
+	leaver := s.workers[len(s.workers)-1]
+	var others []*node.Node
+	for _, n := range s.members() {
+		if n != leaver {
+			others = append(others, n)
+		}
+	}
+	subs := make([]*p2p.Subscription, len(others))
+	for i, n := range others {
+		sub, err := n.Subscribe(s.opt.pool, 256)
+		if err != nil {
+			return err
+		}
+		defer sub.Close()
+		subs[i] = sub
+	}
+	leaveAt := time.Now()
+	if err := leaver.Leave(ctx, s.opt.pool); err != nil {
+		return err
+	}
+	var slowest time.Duration
+	for i, sub := range subs {
+		d, err := waitForEvent(ctx, sub, p2p.EventLeave, leaver.ID(), leaveAt, 10*s.opt.heartbeat)
+		if err != nil {
+			return fmt.Errorf("member %d: %w", i, err)
+		}
+		slowest = max(slowest, d)
+	}
+	sum.DeathrattleSeen = len(subs)
+	s.printf("worker %d left; all %d other members saw its deathrattle within %v (%.2fx the heartbeat interval)",
+		len(s.workers)-1, len(subs), slowest.Round(time.Millisecond), float64(slowest)/float64(s.opt.heartbeat))
+	return nil
 }
 
 // waitForEvent waits for an event of type typ about id and returns how long
