@@ -36,7 +36,11 @@ func newTestLab(t *testing.T, opts ...Option) *Lab {
 	}
 	t.Cleanup(func() {
 		for _, n := range l.Nodes() {
-			t.Logf("link %d: %+v", n.Index, l.Stats(n))
+			s := l.Stats(n)
+			t.Logf("link %d: %+v", n.Index, s)
+			if s.Oversize > 0 {
+				t.Errorf("link %d passed %d frames over %d bytes: offloads are on", n.Index, s.Oversize, frameCap)
+			}
 		}
 		t.Logf("emulator: %+v", l.EmulatorStats())
 		if err := l.Close(); err != nil {
@@ -275,7 +279,7 @@ func TestNetlabPartition(t *testing.T) {
 // TestNetlabNAT checks that a node behind NAT dials out, is seen at its
 // NAT's address, and cannot be dialed.
 func TestNetlabNAT(t *testing.T) {
-	l := newTestLab(t, WithNodes(2), WithNAT(1), WithLink(LinkConfig{Delay: 5 * time.Millisecond}))
+	l := newTestLab(t, WithNodes(2), WithNAT(1), WithLink(LinkConfig{Delay: 5 * time.Millisecond, Rate: 20e6}))
 	pub, home := l.Node(0), l.Node(1)
 	if home.Addr == home.Public || home.NAT == "" {
 		t.Fatalf("NAT node: addr %v public %v nat %q", home.Addr, home.Public, home.NAT)
@@ -326,6 +330,17 @@ func TestNetlabNAT(t *testing.T) {
 	}
 	if reach(t, pub, home) {
 		t.Error("UDP reached the NAT node from outside")
+	}
+
+	// Bulk TCP out through the NAT: the node's own veth keeps its
+	// offloads, so the NAT must segment before the emulator.
+	r, err := Throughput(testCtx(t, time.Minute), home, pub, 500*time.Millisecond, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Printf("FIGURE nat: TCP from the NAT node through a 20 Mbit/s link: %.2f Mbit/s\n", r.BitsPerSecond()/1e6)
+	if !within(r.BitsPerSecond(), 20e6*1448/1514, 0.25) {
+		t.Errorf("TCP through NAT %.2f Mbit/s, want about 19", r.BitsPerSecond()/1e6)
 	}
 }
 

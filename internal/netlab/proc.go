@@ -26,10 +26,13 @@ type Process struct {
 	err  error
 }
 
-// output is a bounded buffer that wakes waiters on every write.
+// output is a bounded buffer that wakes waiters on every write. Offsets
+// are absolute (bytes written since the start), so readers keep their
+// place when the front is dropped.
 type output struct {
 	mu      sync.Mutex
 	buf     []byte
+	dropped int64 // bytes dropped from the front
 	changed chan struct{}
 }
 
@@ -38,17 +41,23 @@ func (o *output) Write(p []byte) (int, error) {
 	defer o.mu.Unlock()
 	o.buf = append(o.buf, p...)
 	if len(o.buf) > maxOutput {
-		o.buf = append(o.buf[:0], o.buf[len(o.buf)-maxOutput/2:]...)
+		cut := len(o.buf) - maxOutput/2
+		o.dropped += int64(cut)
+		o.buf = append(o.buf[:0], o.buf[cut:]...)
 	}
 	close(o.changed)
 	o.changed = make(chan struct{})
 	return len(p), nil
 }
 
-func (o *output) snapshot() ([]byte, chan struct{}) {
+// since returns a copy of the output from absolute offset pos (or from
+// the oldest byte kept), that copy's offset, and a channel closed on the
+// next write.
+func (o *output) since(pos int64) ([]byte, int64, chan struct{}) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	return bytes.Clone(o.buf), o.changed
+	pos = max(pos, o.dropped)
+	return bytes.Clone(o.buf[pos-o.dropped:]), pos, o.changed
 }
 
 // Start runs argv inside node n's network namespace (through `ip netns
@@ -116,7 +125,7 @@ func (p *Process) Pid() int { return p.cmd.Process.Pid }
 
 // Output returns what the process has written so far (the last 2–4 MiB).
 func (p *Process) Output() []byte {
-	b, _ := p.out.snapshot()
+	b, _, _ := p.out.since(0)
 	return b
 }
 
@@ -135,23 +144,35 @@ func (p *Process) Wait(ctx context.Context) error {
 }
 
 // WaitOutput waits until a line of the output contains substr and returns
-// that line; it fails when the process exits first or ctx ends.
+// that line; it fails when the process exits first or ctx ends. Each byte
+// is scanned once.
 func (p *Process) WaitOutput(ctx context.Context, substr string) (string, error) {
+	var pos int64
 	for {
-		b, changed := p.out.snapshot()
-		for line := range strings.SplitSeq(string(b), "\n") {
+		exited := false
+		select {
+		case <-p.done:
+			exited = true
+		default:
+		}
+		b, at, changed := p.out.since(pos)
+		// Only complete lines, unless no more output can come.
+		end := bytes.LastIndexByte(b, '\n') + 1
+		if exited {
+			end = len(b)
+		}
+		for line := range strings.SplitSeq(string(b[:end]), "\n") {
 			if strings.Contains(line, substr) {
 				return line, nil
 			}
 		}
+		pos = at + int64(end)
+		if exited {
+			return "", fmt.Errorf("netlab: node %d: process exited (%v) before printing %q", p.Node.Index, p.err, substr)
+		}
 		select {
 		case <-changed:
 		case <-p.done:
-			b, _ := p.out.snapshot()
-			if i := bytes.Index(b, []byte(substr)); i >= 0 {
-				continue
-			}
-			return "", fmt.Errorf("netlab: node %d: process exited (%v) before printing %q", p.Node.Index, p.err, substr)
 		case <-ctx.Done():
 			return "", fmt.Errorf("netlab: node %d: waiting for %q: %w", p.Node.Index, substr, ctx.Err())
 		}
