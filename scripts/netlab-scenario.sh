@@ -2,7 +2,7 @@
 # Runs the real openpool binary in the network lab (internal/netlab,
 # build tag lab): a bootstrap node and 4 `openpool join --trainer toy`
 # workers over links of 20 ms one-way delay (80 ms RTT between nodes),
-# once all direct and once with one worker behind NAT, and prints each
+# all direct, with one worker behind NAT, and with 1% loss per link; prints each
 # worker's outer steps. Needs root, ip and tc. NETLAB_OPENPOOL may name a
 # prebuilt binary; otherwise the test builds ./cmd/openpool.
 set -euo pipefail
@@ -17,5 +17,5 @@ trap 'rm -f "$log"' EXIT
 status=0
 go test -tags lab -p 1 -run TestScenario ./internal/netlab/ -v -count=1 -timeout 15m 2>&1 | tee "$log" >/dev/null || status=$?
 grep -E '^SCENARIO' "$log" | sed 's/^SCENARIO //' || true
-grep -E '^(\s*--- |ok|FAIL|\s+\S+_test.go)' "$log" || true
+grep -E '^(\s*--- |ok|FAIL)|scenario_test.go' "$log" || true
 exit "$status"

@@ -18,7 +18,8 @@ import (
 // nodes) and 50 Mbit/s, and checks that every trainer finishes its outer
 // steps. The "nat" case puts node 4 behind its own NAT: it can dial out
 // but nobody can dial it, so the others reach it only through the
-// connections it opens (or a relay).
+// connections it opens (or a relay). The "lossy" case adds 1% loss on
+// every link.
 func TestScenarioJoin(t *testing.T) {
 	// Built before any lab exists: a build starves the emulator of CPU.
 	// NETLAB_OPENPOOL names a binary built beforehand instead.
@@ -32,14 +33,15 @@ func TestScenarioJoin(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		nat  []int
-	}{{"direct", nil}, {"nat", []int{4}}} {
-		t.Run(tc.name, func(t *testing.T) { scenarioJoin(t, bin, tc.nat) })
+		loss float64
+	}{{"direct", nil, 0}, {"nat", []int{4}, 0}, {"lossy", nil, 0.01}} {
+		t.Run(tc.name, func(t *testing.T) { scenarioJoin(t, bin, tc.nat, tc.loss) })
 	}
 }
 
-func scenarioJoin(t *testing.T, bin string, nat []int) {
+func scenarioJoin(t *testing.T, bin string, nat []int, loss float64) {
 	const workers, outer = 4, 5
-	l := newTestLab(t, WithNodes(workers+1), WithNAT(nat...), WithLink(LinkConfig{Delay: 20 * time.Millisecond, Rate: 50e6}))
+	l := newTestLab(t, WithNodes(workers+1), WithNAT(nat...), WithLink(LinkConfig{Delay: 20 * time.Millisecond, Rate: 50e6, Loss: loss}))
 	ctx := testCtx(t, 5*time.Minute)
 	listen := "/ip4/0.0.0.0/tcp/4001,/ip4/0.0.0.0/udp/4001/quic-v1"
 	boot := l.Node(0)
