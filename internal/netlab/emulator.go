@@ -192,7 +192,13 @@ func (e *emulator) readLoop(i int) {
 		}
 		if errno != 0 {
 			if errno != unix.EINTR {
+				// A socket error (the link went down) is reported once;
+				// the pause bounds the loop should one repeat.
 				e.log.Warn("netlab: recvmmsg", "port", p.name, "err", errno)
+				select {
+				case <-e.stop:
+				case <-time.After(10 * time.Millisecond):
+				}
 			}
 			continue
 		}

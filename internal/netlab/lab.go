@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"math/rand/v2"
 	"net/netip"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -523,8 +525,12 @@ func (l *Lab) Close() error {
 	return errors.Join(errs...)
 }
 
-// deleteNetns kills whatever still runs in ns and deletes it.
+// deleteNetns kills whatever still runs in ns and deletes it; one that is
+// already gone (removed by CleanPrefix) is no error.
 func deleteNetns(ns string) error {
+	if _, err := os.Stat(filepath.Join(netnsDir, ns)); errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if out, err := exec.CommandContext(ctx, "ip", "netns", "pids", ns).Output(); err == nil {
@@ -540,15 +546,31 @@ func deleteNetns(ns string) error {
 // CleanStale deletes the namespaces of labs whose process is gone (a test
 // binary that was killed before Close): it returns their names.
 func CleanStale() ([]string, error) {
+	return clean(func(ns string) bool {
+		m := labName.FindStringSubmatch(ns)
+		if m == nil {
+			return false
+		}
+		pid, _ := strconv.Atoi(m[2])
+		return pid != os.Getpid() && syscall.Kill(pid, 0) == syscall.ESRCH
+	})
+}
+
+// CleanPrefix deletes every lab namespace whose name starts with prefix
+// (a Lab.Prefix, or "nl" for every lab on the machine, live or not),
+// killing what runs in them: it returns their names.
+func CleanPrefix(prefix string) ([]string, error) {
+	if prefix == "" {
+		return nil, errors.New("netlab: clean: empty prefix")
+	}
+	return clean(func(ns string) bool { return strings.HasPrefix(ns, prefix) && labName.MatchString(ns) })
+}
+
+func clean(match func(ns string) bool) ([]string, error) {
 	var gone []string
 	var errs []error
 	for _, ns := range listNetns() {
-		m := labName.FindStringSubmatch(ns)
-		if m == nil {
-			continue
-		}
-		pid, _ := strconv.Atoi(m[2])
-		if pid == os.Getpid() || syscall.Kill(pid, 0) != syscall.ESRCH {
+		if !match(ns) {
 			continue
 		}
 		if err := deleteNetns(ns); err != nil {

@@ -402,6 +402,21 @@ func TestNetlabProcessesAndCleanup(t *testing.T) {
 	if _, err := os.Stat(netnsDir + "/" + stale); err == nil {
 		t.Errorf("%s still exists", stale)
 	}
+
+	// CleanPrefix removes a live lab's namespaces by its prefix.
+	other := newTestLab(t, WithNodes(1))
+	gone, err = CleanPrefix(other.Prefix())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(gone) != 2 { // router and node
+		t.Errorf("CleanPrefix(%s) removed %v, want its router and node", other.Prefix(), gone)
+	}
+	for _, ns := range listNetns() {
+		if strings.HasPrefix(ns, other.Prefix()) {
+			t.Errorf("namespace %s left after CleanPrefix", ns)
+		}
+	}
 }
 
 // TestNetlabParallelLabs builds two labs at once: they get distinct
