@@ -226,7 +226,7 @@ format = "json"
 	}
 	metrics := get("/metrics")
 	for _, want := range []string{"openpool_connected_peers 1", "openpool_libp2p_streams{direction=", "openpool_rcmgr_connections{direction=\"inbound\"} 1",
-		"openpool_rcmgr_fds", "openpool_rcmgr_memory_bytes", "openpool_dht_routing_table_peers", "go_goroutines", "process_open_fds", "process_max_fds " + itoa(maxFiles)} {
+		"openpool_rcmgr_fds", "openpool_rcmgr_memory_bytes", "openpool_dht_routing_table_peers", "go_goroutines", "go_gc_heap_live_bytes", "process_open_fds", "process_max_fds " + itoa(maxFiles)} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("metrics lack %q", want)
 		}
@@ -253,5 +253,26 @@ format = "json"
 	var after syscall.Rlimit
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &after); err != nil || after != before {
 		t.Errorf("open-file limit not restored: %+v, want %+v", after, before)
+	}
+}
+
+// TestExampleBootstrapConfig keeps examples/bootstrap.toml valid: every key
+// known, every value accepted (the open-file limit aside, which depends on
+// the machine's hard limit).
+func TestExampleBootstrapConfig(t *testing.T) {
+	c, _, err := loadBootstrapConfig(filepath.Join("..", "..", "examples", "bootstrap.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Limits.MaxOpenFiles == 0 || c.Limits.ConnHigh == 0 || c.StatusAddr == "" || len(c.Listen) == 0 {
+		t.Errorf("example leaves keys out: %+v", c)
+	}
+	c.Limits.MaxOpenFiles = 0
+	if err := c.validate(); err != nil {
+		t.Errorf("example config: %v", err)
+	}
+	f := nodeFlags{listen: c.Listen, bootstrap: c.Bootstrap, heartbeat: 2 * time.Second}
+	if _, err := f.options(&globals{home: t.TempDir(), stdout: io.Discard, stderr: io.Discard}); err != nil {
+		t.Errorf("example addresses: %v", err)
 	}
 }
