@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"runtime"
 	"sync"
 	"syscall"
 	"time"
@@ -151,6 +152,7 @@ func (e *emulator) update(fn func(c *core)) {
 // system call, until the socket is closed.
 func (e *emulator) readLoop(i int) {
 	defer e.wg.Done()
+	raisePriority()
 	p := e.ports[i]
 	var (
 		frames [batchSize]*frame
@@ -233,6 +235,20 @@ func (e *emulator) readLoop(i int) {
 	}
 }
 
+// emulatorNice is the nice value of the emulator's threads: the network
+// should not wait for the CPU behind the programs that use it.
+const emulatorNice = -10
+
+// raisePriority locks the calling goroutine to its thread and raises that
+// thread's priority (nice is per thread on Linux). The goroutine never
+// unlocks, so the thread ends with it rather than returning to Go's pool
+// with its priority. Without the privilege it just runs at normal
+// priority.
+func raisePriority() {
+	runtime.LockOSThread()
+	_ = unix.Setpriority(unix.PRIO_PROCESS, unix.Gettid(), emulatorNice)
+}
+
 // lateness summarises how late frames left the emulator.
 type lateness struct {
 	n        uint64
@@ -249,6 +265,7 @@ func (l *lateness) add(d time.Duration) {
 // next deadline or until a reader queues an earlier one.
 func (e *emulator) scheduleLoop() {
 	defer e.wg.Done()
+	raisePriority()
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	out := make([][]*frame, len(e.ports))

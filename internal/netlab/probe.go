@@ -13,6 +13,7 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -71,8 +72,12 @@ func (r PingResult) Loss() float64 {
 	return 1 - float64(r.Received)/float64(r.Sent)
 }
 
-// probeSize is the UDP payload of a probe: sequence number and send time.
-const probeSize = 16
+// probeSize is the UDP payload of a probe: sequence number and send time
+// (Unix nanoseconds); an echo adds how long the echo server held it.
+const (
+	probeSize = 16
+	echoSize  = probeSize + 8
+)
 
 // udpPair opens a UDP socket in each namespace: from's unconnected,
 // to's listening on to.Public (or its own address).
@@ -118,43 +123,60 @@ func Ping(ctx context.Context, from, to *Node, count int, interval, wait time.Du
 	defer wg.Wait()
 	defer dst.Close()
 	defer src.Close()
-	wg.Add(1)
-	go func() { // the echo server
-		defer wg.Done()
-		buf := make([]byte, 64)
-		for {
-			n, addr, err := dst.ReadFromUDPAddrPort(buf)
-			if err != nil {
-				return
-			}
-			_, _ = dst.WriteToUDPAddrPort(buf[:n], addr)
+	for _, c := range []*net.UDPConn{src, dst} {
+		if err := kernelTimestamps(c); err != nil {
+			return PingResult{}, err
 		}
-	}()
-	start := time.Now()
-	rtts := make([]time.Duration, count)
-	got := make([]bool, count)
-	var mu sync.Mutex
+	}
 	wg.Add(1)
-	go func() { // the receiver of echoes
+	go func() { // the echo server: answers with how long it held the probe
 		defer wg.Done()
-		buf := make([]byte, 64)
+		buf, oob := make([]byte, 64), make([]byte, 128)
 		for {
-			n, err := src.Read(buf)
-			if refused(err) {
-				continue
-			}
+			n, oobn, _, addr, err := dst.ReadMsgUDPAddrPort(buf, oob)
 			if err != nil {
 				return
 			}
 			if n != probeSize {
 				continue
 			}
+			at, ok := rxTime(oob[:oobn])
+			if !ok {
+				at = time.Now()
+			}
+			binary.BigEndian.PutUint64(buf[probeSize:], uint64(time.Since(at)))
+			_, _ = dst.WriteToUDPAddrPort(buf[:echoSize], addr)
+		}
+	}()
+	rtts := make([]time.Duration, count)
+	got := make([]bool, count)
+	var mu sync.Mutex
+	wg.Add(1)
+	go func() { // the receiver of echoes
+		defer wg.Done()
+		buf, oob := make([]byte, 64), make([]byte, 128)
+		for {
+			n, oobn, _, _, err := src.ReadMsgUDPAddrPort(buf, oob)
+			if refused(err) {
+				continue
+			}
+			if err != nil {
+				return
+			}
+			if n != echoSize {
+				continue
+			}
+			at, ok := rxTime(oob[:oobn])
+			if !ok {
+				at = time.Now()
+			}
 			seq := binary.BigEndian.Uint64(buf)
-			sent := time.Duration(binary.BigEndian.Uint64(buf[8:]))
+			sent := time.Unix(0, int64(binary.BigEndian.Uint64(buf[8:])))
+			held := time.Duration(binary.BigEndian.Uint64(buf[probeSize:]))
 			if seq < uint64(count) {
 				mu.Lock()
 				if !got[seq] {
-					got[seq], rtts[seq] = true, time.Since(start)-sent
+					got[seq], rtts[seq] = true, at.Sub(sent)-held
 				}
 				mu.Unlock()
 			}
@@ -164,7 +186,7 @@ func Ping(ctx context.Context, from, to *Node, count int, interval, wait time.Du
 	if err := paced(ctx, count, interval, func(i int) error {
 		var b [probeSize]byte
 		binary.BigEndian.PutUint64(b[:], uint64(i))
-		binary.BigEndian.PutUint64(b[8:], uint64(time.Since(start)))
+		binary.BigEndian.PutUint64(b[8:], uint64(time.Now().UnixNano()))
 		_, err := src.Write(b[:])
 		res.Sent++
 		if refused(err) {
@@ -184,6 +206,42 @@ func Ping(ctx context.Context, from, to *Node, count int, interval, wait time.Du
 		}
 	}
 	return res, ctx.Err()
+}
+
+// kernelTimestamps asks the kernel to stamp each datagram c receives
+// (SO_TIMESTAMPNS), so that Ping measures when a datagram arrived rather
+// than when this process got round to reading it.
+func kernelTimestamps(c *net.UDPConn) error {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	if err := rc.Control(func(fd uintptr) {
+		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1)
+	}); err != nil {
+		return err
+	}
+	if serr != nil {
+		return fmt.Errorf("netlab: SO_TIMESTAMPNS: %w", serr)
+	}
+	return nil
+}
+
+// rxTime returns the kernel receive time from a datagram's control data.
+func rxTime(oob []byte) (time.Time, bool) {
+	msgs, err := unix.ParseSocketControlMessage(oob)
+	if err != nil {
+		return time.Time{}, false
+	}
+	for _, m := range msgs {
+		if m.Header.Level == unix.SOL_SOCKET && m.Header.Type == unix.SO_TIMESTAMPNS && len(m.Data) >= int(unsafe.Sizeof(unix.Timespec{})) {
+			var ts unix.Timespec
+			copy((*[unsafe.Sizeof(ts)]byte)(unsafe.Pointer(&ts))[:], m.Data)
+			return time.Unix(ts.Unix()), true
+		}
+	}
+	return time.Time{}, false
 }
 
 // SendResult is the outcome of Send.
