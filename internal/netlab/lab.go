@@ -356,7 +356,7 @@ func (l *Lab) addNode(ctx context.Context, i int, link LinkConfig) (*Node, error
 	if err := disableOffloads(l.router, portDev(i)); err != nil {
 		return nil, err
 	}
-	if err := l.shape(ctx, i, link, "add"); err != nil {
+	if err := l.shape(ctx, i, link, true); err != nil {
 		return nil, err
 	}
 	return n, nil
@@ -364,13 +364,15 @@ func (l *Lab) addNode(ctx context.Context, i int, link LinkConfig) (*Node, error
 
 // shape applies the link's rate with tbf on both ends of its veth: the
 // node's (or NAT's) end limits the uplink, the router's the downlink.
-func (l *Lab) shape(ctx context.Context, i int, link LinkConfig, verb string) error {
+// An initial shaping of an unshaped link has nothing to do; a later one
+// removes any tbf.
+func (l *Lab) shape(ctx context.Context, i int, link LinkConfig, initial bool) error {
 	upNS, upDev := l.uplink(i)
 	ends := [][2]string{{upNS, upDev}, {l.router, portDev(i)}}
 	for _, e := range ends {
 		var argv []string
 		if link.Rate == 0 {
-			if verb == "add" {
+			if initial {
 				continue
 			}
 			argv = []string{"tc", "-n", e[0], "qdisc", "del", "dev", e[1], "root"}
@@ -420,7 +422,7 @@ func (l *Lab) SetLink(ctx context.Context, n *Node, link LinkConfig) error {
 	if err := link.validate(); err != nil {
 		return err
 	}
-	if err := l.shape(ctx, n.Index, link, "replace"); err != nil {
+	if err := l.shape(ctx, n.Index, link, false); err != nil {
 		return err
 	}
 	l.emu.update(func(c *core) { c.ports[n.Index].cfg = link.withDefaults() })

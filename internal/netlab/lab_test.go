@@ -249,6 +249,24 @@ func TestNetlabBandwidth(t *testing.T) {
 	if !within(r.BitsPerSecond(), want, 0.10) {
 		t.Errorf("goodput %.2f Mbit/s, want %.2f ±10%%", r.BitsPerSecond()/1e6, want/1e6)
 	}
+
+	// Reshaped at run time.
+	const slower = 8e6
+	for _, n := range l.Nodes() {
+		if err := l.SetLink(ctx, n, LinkConfig{Delay: 10 * time.Millisecond, Rate: slower}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r, err = Throughput(ctx, l.Node(0), l.Node(1), time.Second, 4*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = slower * 1448 / 1514
+	fmt.Printf("FIGURE bandwidth after SetLink: tbf %.0f Mbit/s, TCP goodput limit %.2f Mbit/s, measured %.2f Mbit/s (%.1f%%)\n",
+		slower/1e6, want/1e6, r.BitsPerSecond()/1e6, 100*r.BitsPerSecond()/want)
+	if !within(r.BitsPerSecond(), want, 0.10) {
+		t.Errorf("goodput after SetLink %.2f Mbit/s, want %.2f ±10%%", r.BitsPerSecond()/1e6, want/1e6)
+	}
 }
 
 // reach reports whether UDP probes get from a to b and back.
