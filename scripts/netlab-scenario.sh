@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Runs the real openpool binary in the network lab (internal/netlab,
 # build tag lab): a bootstrap node and 4 `openpool join --trainer toy`
-# workers over links of 20 ms one-way delay (80 ms RTT between nodes),
-# all direct, with one worker behind NAT, and with 1% loss per link; prints each
-# worker's outer steps. Needs root, ip and tc. NETLAB_OPENPOOL may name a
-# prebuilt binary; otherwise the test builds ./cmd/openpool.
+# workers over links of 20 ms one-way delay (80 ms RTT between nodes):
+# all direct, with one worker behind NAT, with 1% loss per link, and with
+# one worker's link cut mid-training (the other three must finish as a
+# group of 3). Prints each worker's outer steps. Needs root, ip and tc.
+# NETLAB_OPENPOOL may name a prebuilt binary; otherwise the test builds
+# ./cmd/openpool.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "$(id -u)" != 0 ] || ! command -v ip >/dev/null || ! command -v tc >/dev/null; then

@@ -12,40 +12,34 @@ import (
 	"time"
 )
 
-// TestScenarioJoin runs the real openpool binary in the lab: a bootstrap
-// node in node 0 and four `openpool join` trainers in nodes 1-4, every link
-// with 20 ms one-way delay (40 ms one-way, 80 ms RTT between any two
-// nodes) and 50 Mbit/s, and checks that every trainer finishes its outer
-// steps. The "nat" case puts node 4 behind its own NAT: it can dial out
-// but nobody can dial it, so the others reach it only through the
-// connections it opens (or a relay). The "lossy" case adds 1% loss on
-// every link.
-func TestScenarioJoin(t *testing.T) {
-	// Built before any lab exists: a build starves the emulator of CPU.
-	// NETLAB_OPENPOOL names a binary built beforehand instead.
-	bin := os.Getenv("NETLAB_OPENPOOL")
-	if bin == "" {
-		bin = filepath.Join(t.TempDir(), "openpool")
-		if out, err := exec.Command("go", "build", "-o", bin, "github.com/openpool/openpool/cmd/openpool").CombinedOutput(); err != nil {
-			t.Fatalf("build openpool: %v\n%s", err, out)
-		}
+// The scenarios run the real openpool binary in the lab: a bootstrap node
+// in node 0 and `openpool join --trainer toy` workers in nodes 1..N, every
+// link with 20 ms one-way delay (40 ms one-way, 80 ms RTT between any two
+// nodes) and 50 Mbit/s.
+
+// scenarioListen is where every openpool process listens (its namespace
+// is its own, so the same port everywhere).
+const scenarioListen = "/ip4/0.0.0.0/tcp/4001,/ip4/0.0.0.0/udp/4001/quic-v1"
+
+// openpoolBinary builds cmd/openpool before any lab exists (a build
+// starves the emulator of CPU), or takes NETLAB_OPENPOOL.
+func openpoolBinary(t *testing.T) string {
+	if bin := os.Getenv("NETLAB_OPENPOOL"); bin != "" {
+		return bin
 	}
-	for _, tc := range []struct {
-		name string
-		nat  []int
-		loss float64
-	}{{"direct", nil, 0}, {"nat", []int{4}, 0}, {"lossy", nil, 0.01}} {
-		t.Run(tc.name, func(t *testing.T) { scenarioJoin(t, bin, tc.nat, tc.loss) })
+	bin := filepath.Join(t.TempDir(), "openpool")
+	if out, err := exec.Command("go", "build", "-o", bin, "github.com/openpool/openpool/cmd/openpool").CombinedOutput(); err != nil {
+		t.Fatalf("build openpool: %v\n%s", err, out)
 	}
+	return bin
 }
 
-func scenarioJoin(t *testing.T, bin string, nat []int, loss float64) {
-	const workers, outer = 4, 5
-	l := newTestLab(t, WithNodes(workers+1), WithNAT(nat...), WithLink(LinkConfig{Delay: 20 * time.Millisecond, Rate: 50e6, Loss: loss}))
+// startSwarm starts the bootstrap node in node 0 and a worker in every
+// other node with the given join flags.
+func startSwarm(t *testing.T, l *Lab, bin string, joinFlags ...string) []*Process {
 	ctx := testCtx(t, 5*time.Minute)
-	listen := "/ip4/0.0.0.0/tcp/4001,/ip4/0.0.0.0/udp/4001/quic-v1"
 	boot := l.Node(0)
-	bp, err := l.Start(ctx, boot, bin, "--home", t.TempDir(), "bootstrap", "--listen", listen, "--status-addr", "")
+	bp, err := l.Start(ctx, boot, bin, "--home", t.TempDir(), "bootstrap", "--listen", scenarioListen, "--status-addr", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,33 +49,87 @@ func scenarioJoin(t *testing.T, bin string, nat []int, loss float64) {
 	}
 	addr := strings.TrimSpace(line)
 	t.Logf("bootstrap: %s", addr)
-
-	start := time.Now()
-	procs := make([]*Process, workers)
-	for i := range procs {
-		procs[i], err = l.Start(ctx, l.Node(i+1), bin, "--home", t.TempDir(), "join", "demo",
-			"--bootstrap", addr, "--listen", listen, "--status-addr", "",
-			"--trainer", "toy", "--inner-steps", "20", "--outer-steps", fmt.Sprint(outer), "--min-workers", fmt.Sprint(workers))
+	var procs []*Process
+	for _, n := range l.Nodes()[1:] {
+		argv := append([]string{bin, "--home", t.TempDir(), "join", "demo",
+			"--bootstrap", addr, "--listen", scenarioListen, "--status-addr", ""}, joinFlags...)
+		p, err := l.Start(ctx, n, argv...)
 		if err != nil {
 			t.Fatal(err)
 		}
+		procs = append(procs, p)
 	}
-	for i, p := range procs {
-		err := p.Wait(ctx)
-		took := time.Since(start).Round(10 * time.Millisecond)
-		out := string(p.Output())
-		var steps []string
-		for _, s := range strings.Split(out, "\n") {
-			if strings.HasPrefix(s, "outer step") {
-				steps = append(steps, strings.Join(strings.Fields(s), " "))
+	return procs
+}
+
+// finish waits for a worker, prints its outer steps and checks that it
+// ran all of them and left cleanly; it returns the steps.
+func finish(t *testing.T, p *Process, start time.Time, outer int) []string {
+	t.Helper()
+	err := p.Wait(testCtx(t, 5*time.Minute))
+	took := time.Since(start).Round(10 * time.Millisecond)
+	out := string(p.Output())
+	var steps []string
+	for s := range strings.SplitSeq(out, "\n") {
+		if strings.HasPrefix(s, "outer step") {
+			steps = append(steps, strings.Join(strings.Fields(s), " "))
+		}
+	}
+	fmt.Printf("SCENARIO %s: join node %d (%v nat %v): exit %v after %v, %d outer steps\n",
+		t.Name(), p.Node.Index, p.Node.Addr, p.Node.NAT != "", err, took, len(steps))
+	for _, s := range steps {
+		fmt.Printf("SCENARIO %s:   node %d: %s\n", t.Name(), p.Node.Index, s)
+	}
+	if err != nil || len(steps) != outer || !strings.Contains(out, "training finished") {
+		t.Errorf("join on node %d: exit %v, %d of %d outer steps; output:\n%s", p.Node.Index, err, len(steps), outer, lastLines(p.Output(), 40))
+	}
+	return steps
+}
+
+// TestScenarioJoin: four workers finish 5 outer steps together, all
+// direct; with node 4 behind its own NAT (it can dial out, nobody can dial
+// it); and with 1% loss on every link.
+func TestScenarioJoin(t *testing.T) {
+	bin := openpoolBinary(t)
+	for _, tc := range []struct {
+		name string
+		nat  []int
+		loss float64
+	}{{"direct", nil, 0}, {"nat", []int{4}, 0}, {"lossy", nil, 0.01}} {
+		t.Run(tc.name, func(t *testing.T) {
+			const workers, outer = 4, 5
+			l := newTestLab(t, WithNodes(workers+1), WithNAT(tc.nat...),
+				WithLink(LinkConfig{Delay: 20 * time.Millisecond, Rate: 50e6, Loss: tc.loss}))
+			start := time.Now()
+			procs := startSwarm(t, l, bin, "--trainer", "toy", "--inner-steps", "20",
+				"--outer-steps", fmt.Sprint(outer), "--min-workers", fmt.Sprint(workers))
+			for _, p := range procs {
+				finish(t, p, start, outer)
 			}
-		}
-		fmt.Printf("SCENARIO %s: join node %d (%v nat %v): exit %v after %v, %d outer steps\n", t.Name(), i+1, p.Node.Addr, p.Node.NAT != "", err, took, len(steps))
-		for _, s := range steps {
-			fmt.Printf("SCENARIO %s:   node %d: %s\n", t.Name(), i+1, s)
-		}
-		if err != nil || len(steps) != outer || !strings.Contains(out, "training finished") {
-			t.Errorf("join on node %d: exit %v, %d of %d outer steps; output:\n%s", i+1, err, len(steps), outer, lastLines(p.Output(), 40))
+		})
+	}
+}
+
+// TestScenarioCut: four workers train; after worker 4's third outer step
+// its link is cut. The other three must see it dead, go on as a group of
+// three and finish all their outer steps.
+func TestScenarioCut(t *testing.T) {
+	bin := openpoolBinary(t)
+	const workers, outer = 4, 10
+	l := newTestLab(t, WithNodes(workers+1), WithLink(LinkConfig{Delay: 20 * time.Millisecond, Rate: 50e6}))
+	procs := startSwarm(t, l, bin, "--trainer", "toy", "--inner-steps", "20", "--heartbeat", "500ms",
+		"--outer-steps", fmt.Sprint(outer), "--min-workers", "3")
+	start := time.Now()
+	victim := procs[workers-1]
+	if _, err := victim.WaitOutput(testCtx(t, 3*time.Minute), "outer step   2"); err != nil {
+		t.Fatalf("%v\n%s", err, lastLines(victim.Output(), 30))
+	}
+	l.Cut(victim.Node)
+	fmt.Printf("SCENARIO %s: cut node %d after %v\n", t.Name(), victim.Node.Index, time.Since(start).Round(10*time.Millisecond))
+	for _, p := range procs[:workers-1] {
+		steps := finish(t, p, start, outer)
+		if len(steps) == 0 || !strings.Contains(steps[len(steps)-1], "group 3") {
+			t.Errorf("node %d: last step %q, want a group of 3 after the cut", p.Node.Index, steps)
 		}
 	}
 }
