@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -120,9 +122,42 @@ func (n *Node) startCheckpoints(pool string) error {
 	}
 	if c.svcs == nil {
 		c.svcs = map[string]*shardcast.Service{}
+		n.SetStatusSection("checkpoints", n.checkpointStatus)
 	}
 	c.svcs[pool] = svc
 	return nil
+}
+
+// checkpointStatusRow is one held checkpoint version on the status page.
+type checkpointStatusRow struct {
+	Pool     string `json:"pool"`
+	Version  uint64 `json:"version"`
+	CID      string `json:"cid"`
+	Bytes    uint64 `json:"bytes"`
+	Shards   string `json:"shards"` // held/total
+	Fetched  int64  `json:"pool_bytes_fetched"`
+	Served   int64  `json:"pool_bytes_served"`
+	Complete bool   `json:"complete"`
+}
+
+// checkpointStatus is the "checkpoints" section of the status: every held
+// version of every pool with a shardcast service, and the pool's traffic.
+func (n *Node) checkpointStatus() any {
+	n.ckpt.mu.Lock()
+	svcs := maps.Clone(n.ckpt.svcs)
+	n.ckpt.mu.Unlock()
+	rows := []checkpointStatusRow{}
+	for _, pool := range slices.Sorted(maps.Keys(svcs)) {
+		st := svcs[pool].Stats()
+		for _, cp := range n.Checkpoints(pool) {
+			rows = append(rows, checkpointStatusRow{
+				Pool: pool, Version: cp.Version, CID: cp.CID.String(), Bytes: cp.Size,
+				Shards:  fmt.Sprintf("%d/%d", cp.HaveShards, cp.Shards),
+				Fetched: st.BytesFetched, Served: st.BytesServed, Complete: cp.Complete(),
+			})
+		}
+	}
+	return rows
 }
 
 // stopCheckpoints stops pool's shardcast service (Leave). The store and what

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -116,6 +118,11 @@ func TestCheckpointBroadcast(t *testing.T) {
 				t.Errorf("node %d: %s differs from the published file (err %v)", i, f, err)
 			}
 		}
+	}
+	// The status reports the held version.
+	b, err := json.Marshal(nodes[2].Status().Sections["checkpoints"])
+	if err != nil || !strings.Contains(string(b), c.String()) || !strings.Contains(string(b), `"complete":true`) {
+		t.Errorf("status section checkpoints = %s (err %v), want version %s complete", b, err, c)
 	}
 	var fetched, served int64
 	for _, n := range nodes {

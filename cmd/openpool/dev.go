@@ -21,6 +21,7 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 	"github.com/spf13/cobra"
 
+	"github.com/openpool/openpool/diloco/tensor"
 	"github.com/openpool/openpool/ledger"
 	"github.com/openpool/openpool/node"
 	"github.com/openpool/openpool/p2p"
@@ -55,8 +56,12 @@ type devSwarm struct {
 	researcher *node.Node
 	validator  *node.Node
 	workers    []*node.Node
-	inference  []*devInference // per worker
-	verdicts   *node.WorkVerdictSubscription
+	inference  []*devInference   // per worker
+	held       []node.Checkpoint // per worker: the checkpoint it fetched
+
+	statusMu sync.Mutex
+	status   devStatus
+	verdicts *node.WorkVerdictSubscription
 }
 
 func (s *devSwarm) members() []*node.Node {
@@ -83,9 +88,24 @@ func (s *devSwarm) close() {
 	}
 }
 
-// phase prints the header line of a phase.
+// phase prints the header line of a phase and shows it on the status page.
 func (s *devSwarm) phase(format string, args ...any) {
 	fmt.Fprintf(s.g.stdout, "\n== "+format+"\n", args...)
+	s.statusMu.Lock()
+	s.status.Phase = fmt.Sprintf(format, args...)
+	s.statusMu.Unlock()
+}
+
+// devStatus is the "dev" section of the researcher's status page.
+type devStatus struct {
+	Phase   string      `json:"phase"`
+	Summary *devSummary `json:"summary,omitempty"` // once the demo is over
+}
+
+func (s *devSwarm) statusSection() any {
+	s.statusMu.Lock()
+	defer s.statusMu.Unlock()
+	return s.status
 }
 
 func (s *devSwarm) printf(format string, args ...any) {
@@ -239,6 +259,7 @@ func (s *devSwarm) run(ctx context.Context) (*devSummary, error) {
 		return nil, fmt.Errorf("researcher node: %w", err)
 	}
 	sum.StatusURL = fmt.Sprintf("http://%s/", s.researcher.StatusAddr())
+	s.researcher.SetStatusSection("dev", s.statusSection)
 	s.printf("researcher %s  status page %s", s.researcher.ID(), sum.StatusURL)
 	valInf := newDevInference(nil, o.pool, filepath.Join(validator.dir, "assembled"))
 	vopts := []node.Option{node.WithDataDir(validator.dir), node.WithWorkValidator(o.sample, valInf.recompute), node.WithWorkSampleSeed(devSampleSeed)}
@@ -304,7 +325,17 @@ func (s *devSwarm) run(ctx context.Context) (*devSummary, error) {
 	}
 
 	s.phase("DiLoCo: %d workers, H=%d inner steps, %d outer steps, int8 ring all-reduce", o.nodes, o.innerSteps, o.outerSteps)
-	tr, err := trainWorkers(ctx, s.g, o.pool, s.workers, start, m.Version, o.innerSteps, o.outerSteps, s.quiet)
+	// Every worker starts from the weights in the checkpoint it fetched.
+	starts := make([]*tensor.Set, len(s.workers))
+	for i, n := range s.workers {
+		if starts[i], err = readCheckpointWeights(ctx, n, o.pool, s.held[i], s.inference[i].dir); err != nil {
+			return nil, fmt.Errorf("worker %d: %w", i, err)
+		}
+		if weightsDigest(starts[i]) != weightsDigest(start) {
+			return nil, fmt.Errorf("worker %d: the checkpoint's weights are not the researcher's", i)
+		}
+	}
+	tr, err := trainWorkers(ctx, s.g, o.pool, s.workers, starts, m.Version, o.innerSteps, o.outerSteps, s.quiet)
 	if err != nil {
 		return nil, err
 	}
@@ -359,6 +390,9 @@ func (s *devSwarm) run(ctx context.Context) (*devSummary, error) {
 		}
 	}
 	sum.Took = time.Since(t0).Round(10 * time.Millisecond).String()
+	s.statusMu.Lock()
+	s.status.Phase, s.status.Summary = "done", sum
+	s.statusMu.Unlock()
 	return sum, nil
 }
 
@@ -378,12 +412,14 @@ func (s *devSwarm) admitWorkers(ctx context.Context, sum *devSummary) error {
 	}
 	var mu sync.Mutex
 	errs := make([]error, len(s.workers))
+	s.held = make([]node.Checkpoint, len(s.workers))
 	var wg sync.WaitGroup
 	for i, n := range s.workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			t := time.Now()
+			expect := want // without a chain, the researcher says which
 			var line []string
 			if s.chain != nil {
 				if err := s.chain.admit(ctx, i, "toy cpu"); err != nil {
@@ -396,7 +432,7 @@ func (s *devSwarm) admitWorkers(ctx context.Context, sum *devSummary) error {
 					errs[i] = err
 					return
 				}
-				if want, err = cid.Decode(p.MetadataCID); err != nil {
+				if expect, err = cid.Decode(p.MetadataCID); err != nil {
 					errs[i] = fmt.Errorf("worker %d: pool metadata %q: %w", i, p.MetadataCID, err)
 					return
 				}
@@ -409,13 +445,14 @@ func (s *devSwarm) admitWorkers(ctx context.Context, sum *devSummary) error {
 				errs[i] = fmt.Errorf("worker %d: %w", i, err)
 				return
 			}
-			cp, err := n.FetchCheckpoint(ctx, o.pool, want)
+			cp, err := n.FetchCheckpoint(ctx, o.pool, expect)
 			if err != nil {
 				errs[i] = fmt.Errorf("worker %d: %w", i, err)
 				return
 			}
 			mu.Lock()
 			sum.Workers[i].CheckpointCID = cp.CID.String()
+			s.held[i] = cp
 			mu.Unlock()
 			line = append(line, fmt.Sprintf("checkpoint v%d received in %v", cp.Version, time.Since(t).Round(time.Millisecond)))
 			s.printf("worker %d %s", i, strings.Join(line, " "))

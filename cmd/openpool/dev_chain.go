@@ -110,15 +110,12 @@ func (c *devChain) createPool(ctx context.Context, metadataCID string) error {
 // EIP-712 invite, and the worker joins with it.
 func (c *devChain) admit(ctx context.Context, i int, hardware string) error {
 	w := c.workers[i]
-	need, err := w.RequiredStake(ctx, w.Address())
-	if err != nil {
-		return err
-	}
 	if err := w.Register(ctx, 1, hardware); err != nil {
 		return fmt.Errorf("register: %w", err)
 	}
 	// The required stake counts the node just registered.
-	if need, err = w.RequiredStake(ctx, w.Address()); err != nil {
+	need, err := w.RequiredStake(ctx, w.Address())
+	if err != nil {
 		return err
 	}
 	if err := c.researcher.Transfer(ctx, w.Address(), need); err != nil {

@@ -103,10 +103,11 @@ type devTraining struct {
 	Applied        int
 }
 
-// trainWorkers runs DiLoCo on every worker from start. The round group is
+// trainWorkers runs DiLoCo on every worker, each from the weights of the
+// checkpoint it fetched (starts[i]). The round group is
 // the pool's live members that are workers: the researcher and the
 // validator are members of the pool too, but do not train.
-func trainWorkers(ctx context.Context, g *globals, pool string, workers []*node.Node, start *tensor.Set, version uint64, h int, steps uint64, log *slog.Logger) (*devTraining, error) {
+func trainWorkers(ctx context.Context, g *globals, pool string, workers []*node.Node, starts []*tensor.Set, version uint64, h int, steps uint64, log *slog.Logger) (*devTraining, error) {
 	var ids []peer.ID
 	for _, n := range workers {
 		ids = append(ids, n.ID())
@@ -154,7 +155,7 @@ func trainWorkers(ctx context.Context, g *globals, pool string, workers []*node.
 				fmt.Fprintln(g.stdout, "  "+formatProgress(p))
 			}
 		}
-		pw, err := diloco.NewPoolWorker(n.Host(), n.PubSub(), pool, checkpointTrainer{tr, start}, diloco.PoolOptions{
+		pw, err := diloco.NewPoolWorker(n.Host(), n.PubSub(), pool, checkpointTrainer{tr, starts[i]}, diloco.PoolOptions{
 			Ring:   []diloco.RingOption{diloco.WithLogger(log)},
 			Rounds: []diloco.RoundsOption{diloco.WithRoundsLogger(log), diloco.WithMembers(members)},
 			Worker: []diloco.WorkerOption{diloco.WithWorkerLogger(log), diloco.WithInnerSteps(h), diloco.WithMaxSteps(steps), diloco.WithProgress(report)},
