@@ -1,11 +1,25 @@
 #!/usr/bin/env bash
-# Validates the network lab's WAN emulator (internal/netlab, build tag lab)
-# against its configuration and prints the figures: RTT and jitter (UDP
-# echo and iputils ping), Bernoulli loss over 40000 datagrams, TCP goodput
-# through tbf, then partitions, NAT and cleanup. Needs root, ip and tc
+# The network lab (internal/netlab, build tag lab). Needs root, ip and tc
 # (Linux network namespaces); installs iptables and ping if missing.
+#
+#   scripts/netlab-check.sh [validation]  the WAN emulator against its
+#       configuration (TestNetlab*): RTT and jitter (UDP echo and iputils
+#       ping), Bernoulli loss over 40000 datagrams, TCP goodput through
+#       tbf, partitions, NAT, cleanup; prints the figures.
+#   scripts/netlab-check.sh scenario  the real openpool binary in the lab
+#       (TestScenario*): a bootstrap node and 4 `openpool join --trainer
+#       toy` workers over 80 ms RTT, all direct, one behind NAT, with 1%
+#       loss, and with one worker cut mid-training; prints each worker's
+#       outer steps. NETLAB_OPENPOOL may name a prebuilt binary.
+#   scripts/netlab-check.sh all       both.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+case "${1:-validation}" in
+validation) run='^TestNetlab' ;;
+scenario) run='^TestScenario' ;;
+all) run='^(TestNetlab|TestScenario)' ;;
+*) echo "usage: $0 [validation|scenario|all]" >&2; exit 2 ;;
+esac
 if [ "$(id -u)" != 0 ] || ! command -v ip >/dev/null || ! command -v tc >/dev/null; then
 	echo "netlab-check: skipped (needs root, ip and tc)"
 	exit 0
@@ -14,9 +28,10 @@ bash scripts/netlab-setup.sh
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0
-go test -tags lab -p 1 -run TestNetlab ./internal/netlab/ -v -count=1 -timeout 15m 2>&1 | tee "$log" || status=$?
+go test -tags lab -p 1 -run "$run" ./internal/netlab/ -v -count=1 -timeout 20m >"$log" 2>&1 || status=$?
+grep -E '^\s+\S+_test\.go:[0-9]+: ' "$log" | grep -vE ': (link [0-9]+|emulator): ' || true
 echo
 echo "== netlab figures"
-grep -E '^FIGURE' "$log" | sed 's/^FIGURE //' || true
-grep -E '^(--- |ok|FAIL)' "$log" || true
+grep -E '^(FIGURE|SCENARIO) ' "$log" | sed -E 's/^(FIGURE|SCENARIO) //' || true
+grep -E '^\s*(--- |ok|FAIL|panic)' "$log" || true
 exit "$status"

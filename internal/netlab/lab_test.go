@@ -164,7 +164,7 @@ func TestNetlabLoss(t *testing.T) {
 	a, b := l.Node(0), l.Node(1)
 	warm(t, a, b)
 	before := l.Stats(b)
-	r, err := Send(ctx, a, b, count, 100*time.Microsecond, time.Second)
+	r, err := Send(ctx, a, b, count, 200*time.Microsecond, time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,7 +193,7 @@ func TestNetlabLossRoundTrip(t *testing.T) {
 	ctx := testCtx(t, 3*time.Minute)
 	a, b := l.Node(0), l.Node(1)
 	warm(t, a, b)
-	r, err := Ping(ctx, a, b, count, 100*time.Microsecond, time.Second)
+	r, err := Ping(ctx, a, b, count, 200*time.Microsecond, time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -79,124 +79,157 @@ const (
 	echoSize  = probeSize + 8
 )
 
-// udpPair opens a UDP socket in each namespace: from's unconnected,
-// to's listening on to.Public (or its own address).
-func udpPair(from, to *Node, target netip.Addr) (src, dst *net.UDPConn, err error) {
-	err = to.Do(func() error {
-		dst, err = net.ListenUDP("udp4", &net.UDPAddr{IP: to.Addr.AsSlice()})
-		return err
-	})
-	if err != nil {
-		return nil, nil, fmt.Errorf("netlab: probe listen on node %d: %w", to.Index, err)
-	}
-	err = from.Do(func() error {
-		port := dst.LocalAddr().(*net.UDPAddr).Port
-		src, err = net.DialUDP("udp4", nil, net.UDPAddrFromAddrPort(netip.AddrPortFrom(target, uint16(port))))
-		return err
-	})
-	if err != nil {
-		dst.Close()
-		return nil, nil, fmt.Errorf("netlab: probe dial from node %d: %w", from.Index, err)
-	}
-	// Forced buffers (root), past net.core.rmem_max: a probe run must not
-	// lose datagrams in its own sockets when this process is slow to read.
-	for _, c := range []*net.UDPConn{src, dst} {
-		if rc, err := c.SyscallConn(); err == nil {
-			_ = rc.Control(func(fd uintptr) {
-				_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 8<<20)
-				_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, 8<<20)
-			})
-		}
-	}
-	return src, dst, nil
+// udpProbe is a UDP socket in each of two nodes: src in the sender,
+// connected to dst, which listens in the receiver. Its goroutines end when
+// close closes the sockets.
+type udpProbe struct {
+	src, dst *net.UDPConn
+	wg       sync.WaitGroup
 }
 
-// Ping sends count UDP probes from one node to another's public address,
-// one every interval, the other node echoing each; it waits up to wait
-// after the last for answers. Probes lost either way count as lost.
-func Ping(ctx context.Context, from, to *Node, count int, interval, wait time.Duration) (PingResult, error) {
-	src, dst, err := udpPair(from, to, to.Public)
+// newUDPProbe opens the sockets, with forced 8 MiB buffers (past
+// net.core.rmem_max: a probe must not lose datagrams in its own sockets
+// when this process is slow to read) and kernel receive timestamps
+// (SO_TIMESTAMPNS: a probe measures when a datagram arrived, not when this
+// process got round to reading it).
+func newUDPProbe(from, to *Node) (*udpProbe, error) {
+	p := &udpProbe{}
+	err := to.Do(func() (err error) {
+		p.dst, err = net.ListenUDP("udp4", &net.UDPAddr{IP: to.Addr.AsSlice()})
+		return err
+	})
 	if err != nil {
-		return PingResult{}, err
+		return nil, fmt.Errorf("netlab: probe listen on node %d: %w", to.Index, err)
 	}
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	defer dst.Close()
-	defer src.Close()
-	for _, c := range []*net.UDPConn{src, dst} {
-		if err := kernelTimestamps(c); err != nil {
-			return PingResult{}, err
+	err = from.Do(func() (err error) {
+		port := uint16(p.dst.LocalAddr().(*net.UDPAddr).Port)
+		p.src, err = net.DialUDP("udp4", nil, net.UDPAddrFromAddrPort(netip.AddrPortFrom(to.Public, port)))
+		return err
+	})
+	if err != nil {
+		p.dst.Close()
+		return nil, fmt.Errorf("netlab: probe dial from node %d: %w", from.Index, err)
+	}
+	for _, c := range []*net.UDPConn{p.src, p.dst} {
+		if err := setSockopts(c, map[int]int{unix.SO_RCVBUFFORCE: 8 << 20, unix.SO_SNDBUFFORCE: 8 << 20, unix.SO_TIMESTAMPNS: 1}); err != nil {
+			p.close()
+			return nil, err
 		}
 	}
-	wg.Add(1)
-	go func() { // the echo server: answers with how long it held the probe
-		defer wg.Done()
-		buf, oob := make([]byte, 64), make([]byte, 128)
-		for {
-			n, oobn, _, addr, err := dst.ReadMsgUDPAddrPort(buf, oob)
-			if err != nil {
-				return
+	return p, nil
+}
+
+func setSockopts(c *net.UDPConn, opts map[int]int) error {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	if err := rc.Control(func(fd uintptr) {
+		for o, v := range opts {
+			if err := unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, o, v); err != nil {
+				serr = fmt.Errorf("netlab: probe setsockopt %d: %w", o, err)
 			}
-			if n != probeSize {
-				continue
-			}
-			at, ok := rxTime(oob[:oobn])
-			if !ok {
-				at = time.Now()
-			}
-			binary.BigEndian.PutUint64(buf[probeSize:], uint64(time.Since(at)))
-			_, _ = dst.WriteToUDPAddrPort(buf[:echoSize], addr)
 		}
-	}()
-	rtts := make([]time.Duration, count)
-	got := make([]bool, count)
-	var mu sync.Mutex
-	wg.Add(1)
-	go func() { // the receiver of echoes
-		defer wg.Done()
+	}); err != nil {
+		return err
+	}
+	return serr
+}
+
+// serve runs a reader of c until the sockets close: handle gets each
+// datagram with its kernel receive time and its sender.
+func (p *udpProbe) serve(c *net.UDPConn, handle func(b []byte, at time.Time, from netip.AddrPort)) {
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
 		buf, oob := make([]byte, 64), make([]byte, 128)
 		for {
-			n, oobn, _, _, err := src.ReadMsgUDPAddrPort(buf, oob)
+			n, oobn, _, from, err := c.ReadMsgUDPAddrPort(buf, oob)
 			if refused(err) {
 				continue
 			}
 			if err != nil {
 				return
 			}
-			if n != echoSize {
-				continue
-			}
 			at, ok := rxTime(oob[:oobn])
 			if !ok {
 				at = time.Now()
 			}
-			seq := binary.BigEndian.Uint64(buf)
-			sent := time.Unix(0, int64(binary.BigEndian.Uint64(buf[8:])))
-			held := time.Duration(binary.BigEndian.Uint64(buf[probeSize:]))
-			if seq < uint64(count) {
-				mu.Lock()
-				if !got[seq] {
-					got[seq], rtts[seq] = true, at.Sub(sent)-held
-				}
-				mu.Unlock()
-			}
+			handle(buf[:n], at, from)
 		}
 	}()
-	res := PingResult{}
-	if err := paced(ctx, count, interval, func(i int) error {
+}
+
+// send sends count probes (sequence number, send time), one every
+// interval, then waits wait for the last to arrive; it returns how many
+// it sent.
+func (p *udpProbe) send(ctx context.Context, count int, interval, wait time.Duration) (int, error) {
+	sent := 0
+	err := paced(ctx, count, interval, func(i int) error {
 		var b [probeSize]byte
 		binary.BigEndian.PutUint64(b[:], uint64(i))
 		binary.BigEndian.PutUint64(b[8:], uint64(time.Now().UnixNano()))
-		_, err := src.Write(b[:])
-		res.Sent++
+		_, err := p.src.Write(b[:])
+		sent++
 		if refused(err) {
 			err = nil
 		}
 		return err
-	}); err != nil {
-		return res, err
+	})
+	if err != nil {
+		return sent, err
 	}
 	sleepCtx(ctx, wait)
+	return sent, ctx.Err()
+}
+
+func (p *udpProbe) close() {
+	if p.src != nil {
+		p.src.Close()
+	}
+	p.dst.Close()
+	p.wg.Wait()
+}
+
+// Ping sends count UDP probes from one node to another's public address,
+// one every interval, the other node echoing each; it waits up to wait
+// after the last for answers. Probes lost either way count as lost. The
+// round-trip time runs from just before the send to the kernel's receive
+// time of the echo, less the time the echo server held the probe.
+func Ping(ctx context.Context, from, to *Node, count int, interval, wait time.Duration) (PingResult, error) {
+	p, err := newUDPProbe(from, to)
+	if err != nil {
+		return PingResult{}, err
+	}
+	defer p.close()
+	p.serve(p.dst, func(b []byte, at time.Time, peer netip.AddrPort) { // the echo server
+		if len(b) != probeSize {
+			return
+		}
+		var echo [echoSize]byte
+		copy(echo[:], b)
+		binary.BigEndian.PutUint64(echo[probeSize:], uint64(time.Since(at)))
+		_, _ = p.dst.WriteToUDPAddrPort(echo[:], peer)
+	})
+	rtts := make([]time.Duration, count)
+	got := make([]bool, count)
+	var mu sync.Mutex
+	p.serve(p.src, func(b []byte, at time.Time, _ netip.AddrPort) {
+		if len(b) != echoSize {
+			return
+		}
+		seq := binary.BigEndian.Uint64(b)
+		sent := time.Unix(0, int64(binary.BigEndian.Uint64(b[8:])))
+		held := time.Duration(binary.BigEndian.Uint64(b[probeSize:]))
+		mu.Lock()
+		defer mu.Unlock()
+		if seq < uint64(count) && !got[seq] {
+			got[seq], rtts[seq] = true, at.Sub(sent)-held
+		}
+	})
+	res := PingResult{}
+	res.Sent, err = p.send(ctx, count, interval, wait)
 	mu.Lock()
 	defer mu.Unlock()
 	for i := range count {
@@ -205,27 +238,7 @@ func Ping(ctx context.Context, from, to *Node, count int, interval, wait time.Du
 			res.RTTs = append(res.RTTs, rtts[i])
 		}
 	}
-	return res, ctx.Err()
-}
-
-// kernelTimestamps asks the kernel to stamp each datagram c receives
-// (SO_TIMESTAMPNS), so that Ping measures when a datagram arrived rather
-// than when this process got round to reading it.
-func kernelTimestamps(c *net.UDPConn) error {
-	rc, err := c.SyscallConn()
-	if err != nil {
-		return err
-	}
-	var serr error
-	if err := rc.Control(func(fd uintptr) {
-		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1)
-	}); err != nil {
-		return err
-	}
-	if serr != nil {
-		return fmt.Errorf("netlab: SO_TIMESTAMPNS: %w", serr)
-	}
-	return nil
+	return res, err
 }
 
 // rxTime returns the kernel receive time from a datagram's control data.
@@ -258,57 +271,31 @@ func (r SendResult) Loss() float64 {
 // Send sends count numbered UDP datagrams one way, one every interval,
 // and counts the distinct ones that arrive within wait after the last.
 func Send(ctx context.Context, from, to *Node, count int, interval, wait time.Duration) (SendResult, error) {
-	src, dst, err := udpPair(from, to, to.Public)
+	p, err := newUDPProbe(from, to)
 	if err != nil {
 		return SendResult{}, err
 	}
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	defer dst.Close()
-	defer src.Close()
+	defer p.close()
 	seen := make([]bool, count)
 	var mu sync.Mutex
-	received := 0
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		buf := make([]byte, 64)
-		for {
-			n, _, err := dst.ReadFromUDPAddrPort(buf)
-			if err != nil {
-				return
-			}
-			if n != probeSize {
-				continue
-			}
-			if seq := binary.BigEndian.Uint64(buf); seq < uint64(count) {
-				mu.Lock()
-				if !seen[seq] {
-					seen[seq] = true
-					received++
-				}
-				mu.Unlock()
-			}
-		}
-	}()
 	res := SendResult{}
-	if err := paced(ctx, count, interval, func(i int) error {
-		var b [probeSize]byte
-		binary.BigEndian.PutUint64(b[:], uint64(i))
-		_, err := src.Write(b[:])
-		res.Sent++
-		if refused(err) {
-			err = nil
+	p.serve(p.dst, func(b []byte, _ time.Time, _ netip.AddrPort) {
+		if len(b) != probeSize {
+			return
 		}
-		return err
-	}); err != nil {
-		return res, err
-	}
-	sleepCtx(ctx, wait)
+		seq := binary.BigEndian.Uint64(b)
+		mu.Lock()
+		defer mu.Unlock()
+		if seq < uint64(count) && !seen[seq] {
+			seen[seq] = true
+			res.Received++
+		}
+	})
+	sent, err := p.send(ctx, count, interval, wait)
 	mu.Lock()
-	res.Received = received
-	mu.Unlock()
-	return res, ctx.Err()
+	defer mu.Unlock()
+	res.Sent = sent
+	return res, err
 }
 
 // refused reports an ICMP unreachable that an earlier datagram of a
