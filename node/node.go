@@ -37,6 +37,10 @@ type Node struct {
 	status       *statusServer
 	work         workService // work submissions and validation (work.go)
 	ckpt         checkpoints // shardcast per pool (checkpoint.go)
+	sections     statusSections
+	registry     *p2p.PoolRegistry // pool descriptors (pools.go)
+	bg           sync.WaitGroup    // background loops stopped by Close
+	bgCancel     context.CancelFunc
 
 	mu     sync.Mutex
 	closed bool
@@ -80,6 +84,8 @@ func New(ctx context.Context, opts ...Option) (*Node, error) {
 		NAT:           cfg.nat,
 		UPnP:          cfg.upnp,
 		Unlimited:     cfg.unlimited,
+		ConnLow:       cfg.limits.ConnLow,
+		ConnHigh:      cfg.limits.ConnHigh,
 		PubSub:        p2p.PubSubConfig{SeenMessagesTTL: cfg.seenTTL},
 		Logger:        cfg.logger,
 	})
@@ -88,9 +94,23 @@ func New(ctx context.Context, opts ...Option) (*Node, error) {
 	}
 	n.stack = stack
 	n.log = cfg.logger.With("peer", shortID(stack.ID()))
+	if err := n.startPools(); err != nil {
+		if n.registry != nil {
+			n.registry.Close()
+		}
+		_ = stack.Close()
+		return nil, fmt.Errorf("node: %w", err)
+	}
+	bgCtx, bgCancel := context.WithCancel(context.Background())
+	n.bgCancel = bgCancel
+	n.bg.Add(1)
+	go n.watchPools(bgCtx)
 	if cfg.statusAddr != "" {
 		n.status, err = startStatusServer(n, cfg.statusAddr)
 		if err != nil {
+			bgCancel()
+			n.bg.Wait()
+			n.registry.Close()
 			_ = stack.Close()
 			return nil, fmt.Errorf("node: %w", err)
 		}
@@ -135,9 +155,24 @@ func (n *Node) WaitBootstrapped(ctx context.Context) error { return n.stack.Wait
 
 // Join makes the node a member of pool: it starts heartbeats on the pool's
 // membership topic and finds the other members through the DHT.
-func (n *Node) Join(ctx context.Context, pool string) error {
+//
+// A self-certifying pool ID (created with CreatePool) is checked first: its
+// descriptor must be found and verify, the pool must be open, this node
+// must meet its minimum hardware, and an invite-only pool needs WithInvite.
+// A plain pool name (such as "demo") is an open pool with no descriptor.
+func (n *Node) Join(ctx context.Context, pool string, opts ...JoinOption) error {
 	if err := p2p.ValidatePoolID(pool); err != nil {
 		return fmt.Errorf("node: join: %w", err)
+	}
+	var jc joinConfig
+	for _, o := range opts {
+		if err := o(&jc); err != nil {
+			return fmt.Errorf("node: join %s: %w", pool, err)
+		}
+	}
+	desc, admission, err := n.resolvePool(ctx, pool, jc)
+	if err != nil {
+		return fmt.Errorf("node: join %s: %w", pool, err)
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -147,11 +182,11 @@ func (n *Node) Join(ctx context.Context, pool string) error {
 	if _, ok := n.pools[pool]; ok {
 		return fmt.Errorf("node: join %s: %w", pool, ErrAlreadyInPool)
 	}
-	m, err := p2p.JoinMembership(ctx, n.stack.Host, n.stack.PubSub, pool,
+	m, err := p2p.JoinMembership(ctx, n.stack.Host, n.stack.PubSub, pool, append([]p2p.MembershipOption{
 		p2p.WithMembershipConfig(n.cfg.membership),
 		p2p.WithMembershipLogger(n.log),
 		p2p.WithStatus(p2p.Status{Hardware: n.hardware}),
-	)
+	}, admission...)...)
 	if err != nil {
 		return fmt.Errorf("node: join %s: %w", pool, err)
 	}
@@ -162,6 +197,9 @@ func (n *Node) Join(ctx context.Context, pool string) error {
 	n.pools[pool] = &poolMembership{m: m, stopRendezvous: n.stack.Rendezvous(pool)}
 	if err := n.work.join(n, pool); err != nil {
 		n.log.Error("work topic: submissions and validation are off in this pool", "pool", pool, "err", err)
+	}
+	if desc != nil {
+		n.registry.Keep(pool, n.poolReport(pool))
 	}
 	n.log.Info("joined pool", "pool", pool)
 	return nil
@@ -177,6 +215,9 @@ func (n *Node) Leave(ctx context.Context, pool string) error {
 		return fmt.Errorf("node: leave %s: %w", pool, ErrNotMember)
 	}
 	pm.stopRendezvous()
+	if d, ok := n.registry.Get(pool); !ok || d.OwnerID() != n.ID() {
+		n.registry.Forget(pool)
+	}
 	n.work.leave(pool)
 	n.stopCheckpoints(pool)
 	if err := pm.m.Leave(ctx); err != nil {
@@ -250,6 +291,8 @@ func (n *Node) Close() error {
 	pools := n.pools
 	n.pools = map[string]*poolMembership{}
 	n.mu.Unlock()
+	n.bgCancel()
+	n.bg.Wait()
 
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -267,6 +310,7 @@ func (n *Node) Close() error {
 	wg.Wait()
 	n.work.close()
 	n.closeCheckpoints()
+	n.registry.Close()
 	var errs []error
 	if n.status != nil {
 		errs = append(errs, n.status.close())

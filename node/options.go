@@ -26,6 +26,8 @@ type config struct {
 	hardware      *p2p.Hardware
 	seenTTL       time.Duration
 	statusAddr    string
+	limits        Limits
+	poolRegistry  p2p.PoolRegistryConfig
 	logger        *slog.Logger
 	work          workConfig
 	checkpoints   checkpointConfig
@@ -186,4 +188,10 @@ func WithCheckpointAnnounceInterval(d time.Duration) Option {
 		c.checkpoints.announce = d
 		return nil
 	}
+}
+
+// WithPoolRegistryConfig tunes how often pool descriptors this node owns or
+// keeps are gossiped and stored in the DHT again.
+func WithPoolRegistryConfig(c p2p.PoolRegistryConfig) Option {
+	return func(cfg *config) error { cfg.poolRegistry = c; return nil }
 }

@@ -353,6 +353,21 @@ func (m *Membership) Members() []Member {
 	return out
 }
 
+// IsMember reports whether id is an alive or suspect member.
+func (m *Membership) IsMember(id peer.ID) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	mem := m.members[id]
+	return mem != nil && (mem.State == StateAlive || mem.State == StateSuspect)
+}
+
+// CurrentStatus returns what this node's heartbeats report.
+func (m *Membership) CurrentStatus() Status {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.status
+}
+
 // Alive returns the IDs of members that are alive or suspect, sorted.
 func (m *Membership) Alive() []peer.ID {
 	m.mu.Lock()

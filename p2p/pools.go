@@ -39,8 +39,14 @@ const (
 	maxListBytes   = 4 << 20
 )
 
-// ErrPoolNotFound is returned when no descriptor for a pool ID is known.
-var ErrPoolNotFound = errors.New("pool not found")
+// Registry errors.
+var (
+	// ErrPoolNotFound is returned when no descriptor for a pool ID is known.
+	ErrPoolNotFound = errors.New("pool not found")
+	// ErrNotStored means a descriptor was accepted and gossiped but not yet
+	// stored in the DHT; the registry keeps trying.
+	ErrNotStored = errors.New("pool descriptor not stored in the DHT yet")
+)
 
 // PoolRecordKey is the DHT key of a pool's descriptor.
 func PoolRecordKey(id string) string { return "/" + PoolRecordNamespace + "/" + id }
@@ -281,9 +287,10 @@ func (r *PoolRegistry) validate(_ context.Context, _ peer.ID, msg *pubsub.Messag
 		r.mu.Lock()
 		old := r.entries[d.ID]
 		r.mu.Unlock()
-		if old != nil && !d.Newer(old.Descriptor) {
-			// Republished copies of the current descriptor are normal; older
-			// ones (replays) are dropped. Neither is the relay's fault.
+		if old != nil && old.Descriptor.Newer(d) {
+			// Older descriptors (replays) are dropped without penalising the
+			// relay, which may simply have been late. Republished copies of
+			// the current one pass, so they reach nodes that missed it.
 			if d.Seq < old.Descriptor.Seq {
 				r.count(RejectStale)
 			}
@@ -417,7 +424,11 @@ func (r *PoolRegistry) Publish(ctx context.Context, d *PoolDescriptor) error {
 	r.kept[d.ID] = true
 	r.mu.Unlock()
 	r.gossip(ctx, raw)
-	r.putDHT(ctx, d.ID, raw)
+	if err := r.putDHT(ctx, d.ID, raw); err != nil {
+		// Gossip and the republish loop still spread it; the caller decides
+		// whether a missing DHT copy matters.
+		return fmt.Errorf("%w: %w", ErrNotStored, err)
+	}
 	return nil
 }
 
@@ -447,23 +458,26 @@ func (r *PoolRegistry) gossip(ctx context.Context, raw []byte) {
 	}
 }
 
-func (r *PoolRegistry) putDHT(ctx context.Context, id string, raw []byte) {
+func (r *PoolRegistry) putDHT(ctx context.Context, id string, raw []byte) error {
 	if r.dht == nil {
-		return
+		return nil
 	}
 	if len(r.dht.RoutingTable().ListPeers()) == 0 {
 		r.log.Debug("pool descriptor not stored in DHT yet: routing table empty", "pool", id)
-		return
+		return errors.New("DHT routing table is empty")
 	}
 	pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	if err := r.dht.PutValue(pctx, PoolRecordKey(id), raw); err != nil {
 		r.log.Debug("pool descriptor not stored in DHT", "pool", id, "err", err)
+		return err
 	}
+	return nil
 }
 
-// republish gossips kept descriptors and summaries every GossipInterval and
-// stores them in the DHT every DHTInterval.
+// republish gossips owned descriptors and summaries every GossipInterval,
+// and stores kept descriptors in the DHT (and gossips them) every
+// DHTInterval or when they change.
 func (r *PoolRegistry) republish(ctx context.Context) {
 	defer r.wg.Done()
 	gossipT := time.NewTicker(r.cfg.GossipInterval)
@@ -484,6 +498,7 @@ func (r *PoolRegistry) republish(ctx context.Context) {
 			id     string
 			raw    []byte
 			seq    uint64
+			owned  bool
 			report func() *PoolSummary
 		}
 		var items []item
@@ -497,14 +512,19 @@ func (r *PoolRegistry) republish(ctx context.Context) {
 			if err != nil {
 				continue
 			}
-			items = append(items, item{id, raw, e.Descriptor.Seq, r.reports[id]})
+			items = append(items, item{id, raw, e.Descriptor.Seq, e.Descriptor.OwnerID() == r.h.ID(), r.reports[id]})
 		}
 		r.mu.Unlock()
 		for _, it := range items {
-			r.gossip(ctx, it.raw)
+			// Owners gossip every interval; members that keep a pool only
+			// with the DHT refresh, so a big pool does not flood the topic.
+			if it.owned || dhtDue {
+				r.gossip(ctx, it.raw)
+			}
 			if dhtDue || stored[it.id] != it.seq {
-				r.putDHT(ctx, it.id, it.raw)
-				stored[it.id] = it.seq
+				if r.putDHT(ctx, it.id, it.raw) == nil {
+					stored[it.id] = it.seq
+				}
 			}
 			if it.report != nil {
 				if s := it.report(); s != nil {

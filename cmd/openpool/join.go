@@ -12,6 +12,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/openpool/openpool/diloco"
+	"github.com/openpool/openpool/node"
 	"github.com/openpool/openpool/p2p"
 )
 
@@ -53,6 +54,7 @@ func newJoinCmd(g *globals) *cobra.Command {
 		tf      trainFlags
 		asJSON  bool
 		refresh time.Duration
+		invite  string
 	)
 	cmd := &cobra.Command{
 		Use:   "join <pool>",
@@ -71,6 +73,14 @@ func newJoinCmd(g *globals) *cobra.Command {
 			if len(f.bootstrap) == 0 {
 				return usagef("join needs at least one --bootstrap address (from `openpool bootstrap`)")
 			}
+			var joinOpts []node.JoinOption
+			if invite != "" {
+				tok, err := readInvite(invite)
+				if err != nil {
+					return err
+				}
+				joinOpts = append(joinOpts, node.WithInvite(tok))
+			}
 			ctx := cmd.Context()
 			n, cleanup, err := startNode(ctx, g, &f)
 			if err != nil {
@@ -88,7 +98,7 @@ func newJoinCmd(g *globals) *cobra.Command {
 			} else {
 				fmt.Fprintf(g.stdout, "peer %s (identity %s)\nstatus API http://%s/status\n", n.ID(), n.IdentityPath(), n.StatusAddr())
 			}
-			if err := n.Join(ctx, pool); err != nil {
+			if err := joinPool(ctx, n, pool, joinOpts); err != nil {
 				return err
 			}
 			sub, err := n.Subscribe(pool, 1024)
@@ -188,5 +198,6 @@ func newJoinCmd(g *globals) *cobra.Command {
 	tf.register(cmd)
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object per membership event instead of the table")
 	cmd.Flags().DurationVar(&refresh, "refresh", 2*time.Second, "how often the member table is redrawn")
+	cmd.Flags().StringVar(&invite, "invite", "", "owner-signed invite to an invite-only pool (text from `openpool pool invite`, or a file)")
 	return cmd
 }

@@ -99,6 +99,7 @@ func newRootCmd(g *globals) *cobra.Command {
 		newDevCmd(g),
 		newLedgerCmd(g),
 		newCheckpointCmd(g),
+		newPoolCmd(g),
 	)
 	return root
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/openpool/openpool/diloco/toy"
 	"github.com/openpool/openpool/diloco/trainerapi"
 	"github.com/openpool/openpool/node"
+	"github.com/openpool/openpool/p2p"
 )
 
 // Toy model settings shared by `openpool join --trainer toy` and `openpool dev`:
@@ -149,12 +150,27 @@ func runPoolWorker(ctx context.Context, n *node.Node, pool string, tr diloco.Tra
 		progress(p)
 	}
 	wopts := []diloco.WorkerOption{diloco.WithWorkerLogger(log), diloco.WithInnerSteps(h), diloco.WithMaxSteps(steps), diloco.WithProgress(report)}
+	ropts := []diloco.RoundsOption{diloco.WithRoundsLogger(log), diloco.WithMembers(m.Alive)}
+	// A pool with a descriptor fixes the DiLoCo parameters, and an
+	// invite-only pool takes round messages from admitted members only.
+	if d, ok := n.PoolRegistry().Get(pool); ok {
+		p := d.Params
+		wopts = append(wopts, diloco.WithInnerSteps(int(p.InnerSteps)), diloco.WithOuterOptimizer(p.OuterLR, p.OuterMomentum))
+		mode := diloco.Int8
+		if p.Quantization == p2p.QuantFloat32 {
+			mode = diloco.Float32
+		}
+		ropts = append(ropts, diloco.WithMode(mode))
+		if admit := n.AdmitFunc(pool); admit != nil {
+			ropts = append(ropts, diloco.WithAdmit(admit))
+		}
+	}
 	if stateFile != "" {
 		wopts = append(wopts, diloco.WithStateFile(stateFile))
 	}
 	pw, err := diloco.NewPoolWorker(n.Host(), n.PubSub(), pool, tr, diloco.PoolOptions{
 		Ring:   []diloco.RingOption{diloco.WithLogger(log)},
-		Rounds: []diloco.RoundsOption{diloco.WithRoundsLogger(log), diloco.WithMembers(m.Alive)},
+		Rounds: ropts,
 		Worker: wopts,
 	})
 	if err != nil {
