@@ -214,12 +214,11 @@ func (e *emulator) readLoop(i int) {
 				e.core.putFrame(f)
 				continue
 			}
-			if l := int(msgs[j].len); l > frameCap {
+			// MSG_TRUNC makes len the frame's real length.
+			if f.n = int(msgs[j].len); f.n > frameCap {
 				e.core.ports[i].stats.Oversize++
 				e.core.putFrame(f)
 				continue
-			} else {
-				f.n = l
 			}
 			if e.core.ingress(i, f, now) {
 				wake = true
