@@ -337,14 +337,9 @@ type workService struct {
 	subs    map[*WorkVerdictSubscription]struct{}
 	recent  []WorkVerdict
 	next    int // ring position in recent once full
-	jobs    chan workJob
+	jobs    chan validatedWork
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
-}
-
-type workJob struct {
-	id  WorkID
-	sub *WorkSubmission
 }
 
 // workTopic is the node's subscription to one pool's work topic.
@@ -364,7 +359,8 @@ type workTopic struct {
 }
 
 // validatedWork travels from the topic validator to the receive loop in
-// pubsub.Message.ValidatorData, so nothing is decoded twice.
+// pubsub.Message.ValidatorData, so nothing is decoded twice, and on to the
+// verifier.
 type validatedWork struct {
 	id  WorkID
 	sub *WorkSubmission
@@ -387,7 +383,7 @@ func (w *workService) join(n *Node, pool string) error {
 		ctx, cancel := context.WithCancel(context.Background())
 		w.cancel = cancel
 		if w.cfg.recompute != nil && w.cfg.fraction > 0 {
-			w.jobs = make(chan workJob, w.cfg.queue)
+			w.jobs = make(chan validatedWork, w.cfg.queue)
 			w.wg.Add(1)
 			go w.verifyLoop(ctx)
 		}
@@ -583,7 +579,7 @@ func (t *workTopic) receive(ctx context.Context) {
 		}
 		w.stats.sampled.Add(1)
 		select {
-		case w.jobs <- workJob{id: vw.id, sub: vw.sub}:
+		case w.jobs <- vw:
 		default:
 			w.stats.dropped.Add(1)
 			w.n.log.Warn("work verification queue full: sampled submission dropped", "pool", t.pool, "id", vw.id.String()[:12])
@@ -616,7 +612,7 @@ func (w *workService) verifyLoop(ctx context.Context) {
 }
 
 // check recomputes and verifies one sampled submission.
-func (w *workService) check(ctx context.Context, j workJob) WorkVerdict {
+func (w *workService) check(ctx context.Context, j validatedWork) WorkVerdict {
 	start := time.Now()
 	v := WorkVerdict{ID: j.id, Submission: *j.sub}
 	v.Submission.Proof = nil

@@ -122,19 +122,72 @@ func waitWorkTopicPeers(t *testing.T, n *node.Node, pool string, want int) {
 	}
 }
 
-// waitVerdicts waits until n has reached want verdicts and returns them by
-// submission ID.
-func waitVerdicts(t *testing.T, n *node.Node, want int) map[node.WorkID]node.WorkVerdict {
+// warmUp submits probe work from worker until every validator has received
+// some, and returns the probes' IDs. A message published before gossipsub
+// has built its mesh reaches only the peers the publisher has a working
+// stream to, and peers that join the mesh later never get it, so tests that
+// count deliveries start here. Probes for which use returns false are not
+// submitted (a sampling test keeps them out of the sample).
+func warmUp(t *testing.T, worker *node.Node, pool string, tt toyTask, use func(node.WorkID) bool, validators ...*node.Node) map[node.WorkID]bool {
 	t.Helper()
-	if !nodetest.WaitFor(60*time.Second, func() bool { return len(n.WorkVerdicts()) >= want }) {
-		t.Fatalf("%d verdicts, want %d (stats %+v)", len(n.WorkVerdicts()), want, n.WorkStats())
-	}
-	out := map[node.WorkID]node.WorkVerdict{}
-	for _, v := range n.WorkVerdicts() {
-		if _, dup := out[v.ID]; dup {
-			t.Fatalf("two verdicts on %s", v.ID)
+	probes := map[node.WorkID]bool{}
+	for i := 0; i < 1000; i++ {
+		input := fmt.Appendf(nil, "probe %d", i)
+		w := tt.run(t, tt.model, input, input, toploc.ToyBF16, 1, 0)
+		proof, err := w.Proof.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
 		}
-		out[v.ID] = v
+		probe := node.WorkSubmission{Pool: pool, Worker: worker.ID(), OuterStep: w.OuterStep, CheckpointVersion: w.CheckpointVersion,
+			Input: w.Input, OutputHash: w.OutputHash, Proof: proof}
+		if !use(probe.ID()) {
+			continue
+		}
+		if _, err := worker.SubmitWork(context.Background(), pool, w); err != nil {
+			t.Fatal(err)
+		}
+		probes[probe.ID()] = true
+		if len(probes) > 60 {
+			break
+		}
+		if nodetest.WaitFor(time.Second, func() bool {
+			for _, v := range validators {
+				if v.WorkStats().Received == 0 {
+					return false
+				}
+			}
+			return true
+		}) {
+			return probes
+		}
+	}
+	t.Fatalf("validators never received %d probe submissions", len(probes))
+	return nil
+}
+
+// waitVerdicts waits until n has reached a verdict on every one of ids and
+// returns all its verdicts by submission ID.
+func waitVerdicts(t *testing.T, n *node.Node, want int, ids map[node.WorkID]string) map[node.WorkID]node.WorkVerdict {
+	t.Helper()
+	var out map[node.WorkID]node.WorkVerdict
+	ok := nodetest.WaitFor(60*time.Second, func() bool {
+		out = map[node.WorkID]node.WorkVerdict{}
+		for _, v := range n.WorkVerdicts() {
+			if _, dup := out[v.ID]; dup {
+				t.Fatalf("two verdicts on %s", v.ID)
+			}
+			out[v.ID] = v
+		}
+		got := 0
+		for id := range ids {
+			if _, ok := out[id]; ok {
+				got++
+			}
+		}
+		return got == want
+	})
+	if !ok {
+		t.Fatalf("verdicts on %d submissions, want %d (stats %+v)", len(out), want, n.WorkStats())
 	}
 	return out
 }
@@ -160,7 +213,7 @@ func TestWorkValidation(t *testing.T) {
 	}
 	subs := make([]*node.WorkVerdictSubscription, 2)
 	for i, v := range validators {
-		subs[i] = v.SubscribeWorkVerdicts(16)
+		subs[i] = v.SubscribeWorkVerdicts(256)
 	}
 	for _, n := range append([]*node.Node{worker}, validators...) {
 		if err := n.Join(ctx, pool); err != nil {
@@ -168,6 +221,7 @@ func TestWorkValidation(t *testing.T) {
 		}
 	}
 	waitWorkTopicPeers(t, worker, pool, 2)
+	probes := warmUp(t, worker, pool, tt, func(node.WorkID) bool { return true }, validators...)
 
 	taskA, taskB := []byte("task A"), []byte("task B")
 	cases := []struct {
@@ -211,7 +265,7 @@ func TestWorkValidation(t *testing.T) {
 	}
 
 	for i, v := range validators {
-		verdicts := waitVerdicts(t, v, len(cases))
+		verdicts := waitVerdicts(t, v, len(cases), ids)
 		for id, name := range ids {
 			vd, ok := verdicts[id]
 			if !ok {
@@ -242,24 +296,29 @@ func TestWorkValidation(t *testing.T) {
 		if !slices.Equal(got, want) {
 			t.Errorf("validator %d invalidated %d submissions, want the %d dishonest ones", i, len(got), len(want))
 		}
+		// Probes are honest and may still be arriving: they add to the
+		// received, sampled and accepted counts only.
 		st := v.WorkStats()
-		if st.Received != 6 || st.Sampled != 6 || st.Accepted != 2 || st.Rejected != 4 || st.Invalidated != 4 ||
-			st.Unchecked != 0 || st.Dropped != 0 || calls[i].Load() != 6 {
+		if st.Received < 6 || st.Sampled != st.Received || st.Accepted < 2 || st.Rejected != 4 || st.Invalidated != 4 ||
+			st.Unchecked != 0 || st.Dropped != 0 || st.LedgerErrors != 0 || calls[i].Load() < 6 {
 			t.Errorf("validator %d stats %+v, recompute calls %d", i, st, calls[i].Load())
 		}
-		// The subscription saw the same verdicts.
-		for range len(cases) {
+		// The subscription saw the same verdicts (and the probes').
+		seen := 0
+		for seen < len(cases) {
 			select {
 			case vd := <-subs[i].C:
-				if _, ok := ids[vd.ID]; !ok {
+				if _, ok := ids[vd.ID]; ok {
+					seen++
+				} else if !probes[vd.ID] {
 					t.Errorf("validator %d: subscription delivered an unknown verdict", i)
 				}
 			case <-time.After(10 * time.Second):
-				t.Fatalf("validator %d: subscription delivered fewer verdicts than recorded", i)
+				t.Fatalf("validator %d: subscription delivered %d of the %d verdicts", i, seen, len(cases))
 			}
 		}
 	}
-	if st := worker.WorkStats(); st.Published != 6 || st.Received != 0 || st.Sampled != 0 {
+	if st := worker.WorkStats(); st.Published != uint64(6+len(probes)) || st.Received != 0 || st.Sampled != 0 {
 		t.Errorf("worker stats %+v", st)
 	}
 
@@ -319,6 +378,9 @@ func TestWorkSampling(t *testing.T) {
 		}
 	}
 	waitWorkTopicPeers(t, worker, pool, 2)
+	// Probes stay out of the sample, so they make no verdicts.
+	warmUp(t, worker, pool, tt, func(id node.WorkID) bool { return !toploc.Sampled(seed, id[:], fraction) }, validators...)
+	base := []uint64{validators[0].WorkStats().Received, validators[1].WorkStats().Received}
 	var want []node.WorkID
 	for i := range total {
 		input := fmt.Appendf(nil, "task %d", i)
@@ -337,7 +399,7 @@ func TestWorkSampling(t *testing.T) {
 	}
 	slices.SortFunc(want, func(a, b node.WorkID) int { return bytes.Compare(a[:], b[:]) })
 	for i, v := range validators {
-		if !nodetest.WaitFor(60*time.Second, func() bool { return v.WorkStats().Received == total && len(v.WorkVerdicts()) == len(want) }) {
+		if !nodetest.WaitFor(60*time.Second, func() bool { return v.WorkStats().Received >= base[i]+total && len(v.WorkVerdicts()) == len(want) }) {
 			t.Fatalf("validator %d: stats %+v, %d verdicts", i, v.WorkStats(), len(v.WorkVerdicts()))
 		}
 		var got []node.WorkID
