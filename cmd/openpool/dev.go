@@ -38,6 +38,7 @@ type devOptions struct {
 	innerSteps int
 	outerSteps uint64
 	noChain    bool
+	cheaters   int
 	sample     float64
 	summary    string
 }
@@ -138,6 +139,9 @@ func newDevCmd(g *globals) *cobra.Command {
 			if o.innerSteps < 1 || o.outerSteps < 1 {
 				return usagef("--inner-steps and --outer-steps must be at least 1")
 			}
+			if o.cheaters < 0 || o.cheaters >= o.nodes {
+				return usagef("--cheaters %d: use 0 to %d (fewer than --nodes)", o.cheaters, o.nodes-1)
+			}
 			if o.sample <= 0 || o.sample > 1 {
 				return usagef("--sample %v: want a fraction in (0, 1]", o.sample)
 			}
@@ -184,6 +188,7 @@ func newDevCmd(g *globals) *cobra.Command {
 	fl.Uint64Var(&o.outerSteps, "outer-steps", 5, "DiLoCo outer steps of the toy model")
 	fl.BoolVar(&o.noChain, "no-chain", false, "run without the dev chain (no stake, on-chain pool, work records or rewards)")
 	fl.Float64Var(&o.sample, "sample", 1, "fraction of work submissions the validator checks")
+	fl.IntVar(&o.cheaters, "cheaters", 0, "this many workers (the last ones) prove inference of another model than the checkpoint's")
 	fl.StringVar(&o.summary, "summary-json", "", "also write the summary as JSON to this file")
 	return cmd
 }
@@ -287,10 +292,15 @@ func (s *devSwarm) run(ctx context.Context) (*devSummary, error) {
 			return nil, fmt.Errorf("worker %d: %w", i, err)
 		}
 		s.workers = append(s.workers, n)
-		s.inference = append(s.inference, newDevInference(n, o.pool, filepath.Join(w.dir, "assembled")))
-		sum.Workers[i].Peer = n.ID().String()
+		inf := newDevInference(n, o.pool, filepath.Join(w.dir, "assembled"))
+		inf.cheat = i >= o.nodes-o.cheaters
+		s.inference = append(s.inference, inf)
+		sum.Workers[i].Peer, sum.Workers[i].Cheater = n.ID().String(), inf.cheat
 	}
 	s.printf("%d workers started", len(s.workers))
+	if o.cheaters > 0 {
+		s.printf("the last %d will cheat: their inference runs another model than the checkpoint's", o.cheaters)
+	}
 
 	s.phase("researcher publishes the first checkpoint")
 	start, err := writeInitialCheckpoint(filepath.Join(researcher.dir, "initial"), o.pool)
@@ -367,7 +377,7 @@ func (s *devSwarm) run(ctx context.Context) (*devSummary, error) {
 		paid := new(big.Int)
 		for i, r := range rewards {
 			w := &sum.Workers[i]
-			w.ActiveSeconds, w.Reward = r.ActiveSeconds, r.Claimed.String()
+			w.ActiveSeconds, w.Reward, w.Ejected, w.Stake = r.ActiveSeconds, r.Claimed.String(), r.Ejected, r.Staked.String()
 			paid.Add(paid, r.Claimed)
 			if r.Claimed.Cmp(r.Expected) != 0 {
 				return nil, fmt.Errorf("worker %d claimed %s wei, want %s (rate × %d s)", i, r.Claimed, r.Expected, r.ActiveSeconds)
@@ -377,7 +387,7 @@ func (s *devSwarm) run(ctx context.Context) (*devSummary, error) {
 		if paid.Cmp(spent) != 0 {
 			return nil, fmt.Errorf("workers claimed %s wei but the pool's funds fell by %s", paid, spent)
 		}
-		s.printf("every worker left the pool and claimed rate × active time; the pool paid %s wei", spent)
+		s.printf("the workers left the pool and claimed rate × active time (ejected ones forfeit theirs); the pool paid %s wei", spent)
 	}
 
 	s.phase("a worker leaves the swarm cleanly")
@@ -550,13 +560,22 @@ func (s *devSwarm) submitWork(ctx context.Context, sum *devSummary, version uint
 			}
 			delete(sampled, v.ID)
 			sum.Workers[i].Verdict = v.Outcome.String()
+			sum.Workers[i].Invalidated = v.Invalidated
 			switch v.Outcome {
 			case node.WorkAccepted:
 				sum.Work.Accepted++
 			case node.WorkRejected:
 				sum.Work.Rejected++
 			}
-			s.printf("worker %d: work %s…  %s by the validator (%v)", i, v.ID.String()[:12], v.Outcome, v.Took.Round(time.Millisecond))
+			note := ""
+			if v.Reason != "" {
+				note = ": " + v.Reason
+			}
+			if v.Invalidated {
+				sum.Work.Invalidated++
+				note += "; invalidated on chain (ejected, rewards forfeited, stake slashed)"
+			}
+			s.printf("worker %d: work %s…  %s by the validator in %v%s", i, v.ID.String()[:12], v.Outcome, v.Took.Round(time.Millisecond), note)
 		case <-ctx.Done():
 			return fmt.Errorf("waiting for %d verdicts: %w", len(sampled), ctx.Err())
 		}

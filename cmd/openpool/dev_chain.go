@@ -23,6 +23,10 @@ const devPassphrase = "openpool-dev"
 // time: 0.001 token, so a run of a few chain seconds pays visible amounts.
 var devRewardRate = big.NewInt(1e15)
 
+// devSlash is what the validator slashes from the stake of a worker whose
+// work it rejects (the minimum stake is 100 tokens).
+func devSlash() *big.Int { return ledger.Tokens(10) }
+
 // devPoolFunds is the pool's reward budget.
 func devPoolFunds() *big.Int { return ledger.Tokens(1000) }
 
@@ -137,8 +141,10 @@ func (c *devChain) admit(ctx context.Context, i int, hardware string) error {
 // devReward is one worker's on-chain account of the run.
 type devReward struct {
 	ActiveSeconds uint64
-	Expected      *big.Int // rate × active seconds
+	Ejected       bool     // invalidated work ejected it: its rewards are forfeited
+	Expected      *big.Int // rate × active seconds, or 0 when ejected
 	Claimed       *big.Int
+	Staked        *big.Int // its stake at the end (less any slash)
 }
 
 // settle makes every worker leave the pool on chain, then claim, and checks
@@ -158,21 +164,29 @@ func (c *devChain) settle(ctx context.Context) (rewards []devReward, spent *big.
 		return nil, nil, err
 	}
 	for i, w := range c.workers {
-		var secs uint64
+		r := devReward{Expected: new(big.Int), Claimed: new(big.Int)}
 		for _, iv := range intervals {
 			if iv.Node == w.Address() {
-				secs += iv.LeftAt - iv.JoinedAt
+				r.ActiveSeconds += iv.LeftAt - iv.JoinedAt
+				r.Ejected = r.Ejected || iv.Ejected
 			}
 		}
+		if !r.Ejected {
+			r.Expected.Mul(devRewardRate, new(big.Int).SetUint64(r.ActiveSeconds))
+		}
 		got, _, err := w.Claim(ctx, c.poolID)
-		if err != nil {
+		switch {
+		case err == nil:
+			r.Claimed = got
+		case !errors.Is(err, ledger.ErrNothingToClaim):
 			return nil, nil, fmt.Errorf("worker %d: claim: %w", i, err)
 		}
-		rewards = append(rewards, devReward{
-			ActiveSeconds: secs,
-			Expected:      new(big.Int).Mul(devRewardRate, new(big.Int).SetUint64(secs)),
-			Claimed:       got,
-		})
+		p, err := w.Provider(ctx, w.Address())
+		if err != nil {
+			return nil, nil, err
+		}
+		r.Staked = p.Staked
+		rewards = append(rewards, r)
 	}
 	after, err := c.researcher.Pool(ctx, c.poolID)
 	if err != nil {
@@ -196,7 +210,7 @@ func (l workLedger) SubmitWork(ctx context.Context, _ string, id node.WorkID, pr
 }
 
 func (l workLedger) InvalidateWork(ctx context.Context, _ string, id node.WorkID, _ string) error {
-	_, err := l.c.InvalidateWork(ctx, l.chain.poolID, common.Hash(id), big.NewInt(0))
+	_, err := l.c.InvalidateWork(ctx, l.chain.poolID, common.Hash(id), devSlash())
 	if errors.Is(err, ledger.ErrWorkInvalidated) {
 		return nil
 	}

@@ -46,8 +46,12 @@ type devWorkerSummary struct {
 	WeightsSHA256 string `json:"weights_sha256"`
 	WorkID        string `json:"work_id"`
 	Verdict       string `json:"verdict,omitempty"`
+	Cheater       bool   `json:"cheater,omitempty"` // ran another model (--cheaters)
+	Invalidated   bool   `json:"invalidated,omitempty"`
 	ActiveSeconds uint64 `json:"active_seconds,omitempty"`
+	Ejected       bool   `json:"ejected,omitempty"`
 	Reward        string `json:"reward_wei,omitempty"`
+	Stake         string `json:"stake_wei,omitempty"` // at the end, after any slash
 }
 
 type devWorkSummary struct {
@@ -56,6 +60,9 @@ type devWorkSummary struct {
 	Sampled   int `json:"sampled"`
 	Accepted  int `json:"accepted"`
 	Rejected  int `json:"rejected"`
+	// Invalidated were rejected and invalidated on chain (the worker
+	// ejected, its rewards forfeited, its stake slashed).
+	Invalidated int `json:"invalidated"`
 }
 
 func (s *devSummary) print(w io.Writer) {
@@ -68,22 +75,30 @@ func (s *devSummary) print(w io.Writer) {
 	}
 	fmt.Fprintf(w, "  loss        per outer step %s; full dataset %.4f -> %.4f\n", strings.Join(loss, " "), s.InitialLoss, s.FinalLoss)
 	fmt.Fprintf(w, "  bytes moved all-reduce %s, shardcast %s\n", byteSize(s.AllReduceBytes), byteSize(s.ShardcastBytes))
-	fmt.Fprintf(w, "  work        %d submitted, %d checked, %d accepted, %d rejected\n", s.Work.Submitted, s.Work.Sampled, s.Work.Accepted, s.Work.Rejected)
+	fmt.Fprintf(w, "  work        %d submitted, %d checked, %d accepted, %d rejected (%d invalidated on chain)\n",
+		s.Work.Submitted, s.Work.Sampled, s.Work.Accepted, s.Work.Rejected, s.Work.Invalidated)
 	if s.RewardsPaid != "" {
 		fmt.Fprintf(w, "  rewards     pool %d paid %s wei in all:\n", s.ChainPoolID, s.RewardsPaid)
 	}
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "  worker\tpeer\taddress\tactive\treward (wei)\ttokens\twork")
+	fmt.Fprintln(tw, "  worker\tpeer\taddress\tactive\treward (wei)\ttokens\tstake\twork")
 	for i, x := range s.Workers {
 		tokens := ""
 		if v, ok := new(big.Int).SetString(x.Reward, 10); ok {
 			tokens = formatTokens(v)
 		}
-		active := ""
+		active, stake := "", ""
 		if x.Reward != "" {
 			active = fmt.Sprintf("%ds", x.ActiveSeconds)
 		}
-		fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\t%s\t%s\t%s\n", i, shortPeer(x.Peer), x.Address, active, x.Reward, tokens, x.Verdict)
+		if v, ok := new(big.Int).SetString(x.Stake, 10); ok {
+			stake = formatTokens(v)
+		}
+		work := x.Verdict
+		if x.Ejected {
+			work += ", ejected"
+		}
+		fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", i, shortPeer(x.Peer), x.Address, active, x.Reward, tokens, stake, work)
 	}
 	_ = tw.Flush()
 	fmt.Fprintf(w, "  status page %s\n", s.StatusURL)

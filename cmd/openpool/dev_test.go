@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/openpool/openpool/ledger"
 )
 
 // TestDevCommand runs the README's main command in-process with small
@@ -40,6 +42,9 @@ func TestDevCommand(t *testing.T) {
 	}
 	t.Logf("dev output:\n%s", out.String())
 
+	if s.Work.Rejected != 0 || s.Work.Invalidated != 0 {
+		t.Errorf("honest work rejected: %+v", s.Work)
+	}
 	if len(s.Workers) != workers {
 		t.Fatalf("summary lists %d workers, want %d", len(s.Workers), workers)
 	}
@@ -104,18 +109,44 @@ func TestDevCommand(t *testing.T) {
 	}
 }
 
-// TestDevCommandNoChain: without the chain the swarm still publishes,
-// trains and checks work; nothing is staked or paid.
-func TestDevCommandNoChain(t *testing.T) {
+// TestDevCommandCheater: a worker that proves inference of another model
+// than the checkpoint's is rejected by the validator, its work invalidated
+// on chain: it is ejected, forfeits its rewards and loses 10 tokens of
+// stake; the honest worker is paid.
+func TestDevCommandCheater(t *testing.T) {
 	if testing.Short() {
 		t.Skip("dev swarm skipped in -short mode")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
+	s := runDevSummary(ctx, t, "--nodes", "2", "--cheaters", "1", "--outer-steps", "1", "--inner-steps", "10")
+	if len(s.Workers) != 2 {
+		t.Fatalf("%d workers", len(s.Workers))
+	}
+	honest, cheater := s.Workers[0], s.Workers[1]
+	if honest.Cheater || !cheater.Cheater {
+		t.Fatalf("cheater flags %v %v", honest.Cheater, cheater.Cheater)
+	}
+	if honest.Verdict != "accepted" || honest.Ejected || honest.Reward == "0" || honest.Stake != ledger.Tokens(100).String() {
+		t.Errorf("honest worker %+v", honest)
+	}
+	if cheater.Verdict != "rejected" || !cheater.Invalidated || !cheater.Ejected || cheater.Reward != "0" || cheater.Stake != ledger.Tokens(90).String() {
+		t.Errorf("cheater %+v: want rejected, invalidated, ejected, no reward, 90 tokens of stake left", cheater)
+	}
+	if s.Work.Accepted != 1 || s.Work.Rejected != 1 || s.Work.Invalidated != 1 {
+		t.Errorf("work %+v", s.Work)
+	}
+	if s.RewardsPaid != honest.Reward || s.PoolFundsSpent != honest.Reward {
+		t.Errorf("paid %s, spent %s, want the honest worker's %s", s.RewardsPaid, s.PoolFundsSpent, honest.Reward)
+	}
+}
+
+// runDevSummary runs `openpool dev` with args and returns its summary.
+func runDevSummary(ctx context.Context, t *testing.T, args ...string) devSummary {
+	t.Helper()
 	sumPath := filepath.Join(t.TempDir(), "summary.json")
 	var out, errOut strings.Builder
-	code := run(ctx, []string{"--home", t.TempDir(), "dev", "--no-chain", "--nodes", "2", "--outer-steps", "2", "--inner-steps", "10",
-		"--summary-json", sumPath}, &out, &errOut)
+	code := run(ctx, append([]string{"--home", t.TempDir(), "dev", "--summary-json", sumPath}, args...), &out, &errOut)
 	if code != exitOK {
 		t.Fatalf("dev exited %d\nstdout:\n%s\nstderr:\n%s", code, out.String(), errOut.String())
 	}
@@ -127,6 +158,18 @@ func TestDevCommandNoChain(t *testing.T) {
 	if err := json.Unmarshal(b, &s); err != nil {
 		t.Fatal(err)
 	}
+	return s
+}
+
+// TestDevCommandNoChain: without the chain the swarm still publishes,
+// trains and checks work; nothing is staked or paid.
+func TestDevCommandNoChain(t *testing.T) {
+	if testing.Short() {
+		t.Skip("dev swarm skipped in -short mode")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	s := runDevSummary(ctx, t, "--no-chain", "--nodes", "2", "--outer-steps", "2", "--inner-steps", "10")
 	if s.ChainPoolID != 0 || s.RewardsPaid != "" || s.Work.OnChain != 0 {
 		t.Errorf("--no-chain summary has chain results: %+v", s)
 	}
@@ -148,6 +191,7 @@ func TestDevCommandUsage(t *testing.T) {
 		{"dev", "--sample", "0"},
 		{"dev", "--outer-steps", "0"},
 		{"dev", "--pool", "bad pool!"},
+		{"dev", "--nodes", "2", "--cheaters", "2"},
 	} {
 		var out, errOut strings.Builder
 		if code := run(context.Background(), append([]string{"--home", t.TempDir()}, args...), &out, &errOut); code != exitUsage {

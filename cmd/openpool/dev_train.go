@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"log/slog"
@@ -120,7 +121,10 @@ func trainWorkers(ctx context.Context, g *globals, pool string, workers []*node.
 	)
 	res := &devTraining{Finals: make([]*tensor.Set, len(workers))}
 	errs := make([]error, len(workers))
-	var wg sync.WaitGroup
+	var (
+		wg  sync.WaitGroup
+		pws []*diloco.PoolWorker
+	)
 	for i, n := range workers {
 		tr, err := toyTrainer(pool, n.ID())
 		if err != nil {
@@ -164,14 +168,37 @@ func trainWorkers(ctx context.Context, g *globals, pool string, workers []*node.
 			return nil, err
 		}
 		defer pw.Close()
+		pws = append(pws, pw)
+	}
+	// Round messages travel on a topic only workers subscribe to, so the
+	// workers need connections to each other (membership gossip may have
+	// reached them through the researcher or the validator only). Then
+	// every worker must see the others on the topic before the first ready
+	// announcement, or one could form a round alone.
+	for i, a := range workers {
+		for _, b := range workers[i+1:] {
+			if err := a.Host().Connect(ctx, peer.AddrInfo{ID: b.ID(), Addrs: b.Host().Addrs()}); err != nil {
+				return nil, fmt.Errorf("connect workers: %w", err)
+			}
+		}
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for _, pw := range pws {
+		for len(pw.Rounds.Topic().ListPeers()) < len(workers)-1 {
+			if time.Now().After(deadline) {
+				return nil, errors.New("the workers do not see each other on the rounds topic")
+			}
+			select {
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	}
+	for i, pw := range pws {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			// Give gossipsub a moment to build the rounds topic's mesh.
-			deadline := time.Now().Add(10 * time.Second)
-			for len(pw.Rounds.Topic().ListPeers()) < len(workers)-1 && time.Now().Before(deadline) && ctx.Err() == nil {
-				time.Sleep(50 * time.Millisecond)
-			}
 			res.Finals[i], errs[i] = pw.Run(ctx)
 		}()
 	}

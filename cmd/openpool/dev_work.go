@@ -29,6 +29,11 @@ type devInference struct {
 	pool string
 	dir  string // where checkpoints are assembled
 
+	// cheat makes the worker run another model than the checkpoint's (one
+	// it had at hand) and claim the work all the same; the validator
+	// should reject it.
+	cheat bool
+
 	mu     sync.Mutex
 	models map[uint64]*toploc.ToyModel
 }
@@ -77,6 +82,11 @@ func (d *devInference) work(ctx context.Context, v, outerStep uint64, input []by
 	m, err := d.model(ctx, v)
 	if err != nil {
 		return node.Work{}, err
+	}
+	if d.cheat {
+		if m, err = toploc.NewToyModel(toploc.DefaultToyConfig, []byte("some other model")); err != nil {
+			return node.Work{}, err
+		}
 	}
 	toks := devTaskTokens(input)
 	seq, err := m.Forward(ctx, toks, devWorkPromptLen, toploc.ToyBF16, 1)
