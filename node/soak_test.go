@@ -78,7 +78,7 @@ func TestSoakBootstrap(t *testing.T) {
 	var (
 		joined, left, crashed, failed atomic.Int64
 		mu                            sync.Mutex
-		live                          = map[*node.Node]time.Time{} // peer -> end of life
+		live                          = map[*node.Node]soakPeer{}
 		starting                      int
 		wg                            sync.WaitGroup
 	)
@@ -88,12 +88,13 @@ func TestSoakBootstrap(t *testing.T) {
 		defer wg.Done()
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
+		pool := fmt.Sprintf("soak-%d", rand.IntN(pools))
 		n, err := node.New(ctx, node.WithListenAddrs(nodetest.Loopback), node.WithNAT(false), node.WithUnlimitedResources(),
 			node.WithBootstrap(bootAddr), node.WithHeartbeatInterval(heartbeat), node.WithHardware(p2p.Hardware{CPUCores: 1}),
 			node.WithLogger(quiet))
 		if err == nil {
 			if err = n.WaitBootstrapped(ctx); err == nil {
-				err = n.Join(ctx, fmt.Sprintf("soak-%d", rand.IntN(pools)))
+				err = n.Join(ctx, pool)
 			}
 			if err != nil {
 				_ = n.Close()
@@ -108,7 +109,7 @@ func TestSoakBootstrap(t *testing.T) {
 			return
 		}
 		joined.Add(1)
-		live[n] = time.Now().Add(time.Duration(float64(lifetime) * (0.5 + rand.Float64())))
+		live[n] = soakPeer{pool: pool, joined: time.Now(), end: time.Now().Add(time.Duration(float64(lifetime) * (0.5 + rand.Float64())))}
 	}
 	stopPeer := func(n *node.Node, crash bool) {
 		defer wg.Done()
@@ -132,36 +133,72 @@ func TestSoakBootstrap(t *testing.T) {
 	}()
 
 	// The churn loop: every 100 ms retire the peers whose time is up and
-	// start new ones (at most 8 starting at once, so a ramp-up does not
-	// starve the machine) until the population is back.
+	// start new ones (at most 16 starting at once, so the ramp-up does not
+	// starve the machine) until the population is back. The clock starts
+	// when the population first reaches its target (the ramp-up, bounded
+	// by rampLimit, is not counted): the warm-up and the samples then see a
+	// steady population.
+	const rampLimit = 15 * time.Minute
 	// OPENPOOL_SOAK_PROFILES names a directory for the bootstrap node's heap
 	// profiles after warm-up and at the end, to see what grew.
 	profiles := os.Getenv("OPENPOOL_SOAK_PROFILES")
 	profiled := false
-	var samples []soakSample
-	start := time.Now()
-	nextSample := start.Add(sampleEvery)
+	var (
+		samples    []soakSample
+		start      time.Time // zero during the ramp-up
+		nextSample time.Time
+	)
+	rampStart := time.Now()
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	for now := range tick.C {
-		if now.Sub(start) >= duration {
+		if !start.IsZero() && now.Sub(start) >= duration {
 			break
 		}
 		mu.Lock()
-		for n, end := range live {
-			if now.After(end) {
+		for n, p := range live {
+			if now.After(p.end) {
 				delete(live, n)
 				wg.Add(1)
 				go stopPeer(n, rand.IntN(3) == 0)
 			}
 		}
-		for len(live)+starting < population && starting < 8 {
+		for len(live)+starting < population && starting < 16 {
 			starting++
 			wg.Add(1)
 			go startPeer()
 		}
 		nLive := len(live)
+		// The peer that has been up longest shows what the swarm looks
+		// like through this bootstrap node: its pool's members as it sees
+		// them against those the test knows are up.
+		var (
+			probe     *node.Node
+			probePool string
+			oldest    time.Time
+			poolSize  int
+		)
+		for n, p := range live {
+			if probe == nil || p.joined.Before(oldest) {
+				probe, probePool, oldest = n, p.pool, p.joined
+			}
+		}
+		for _, p := range live {
+			if p.pool == probePool {
+				poolSize++
+			}
+		}
 		mu.Unlock()
+		if start.IsZero() {
+			switch {
+			case nLive >= population:
+				start, nextSample = now, now.Add(sampleEvery)
+				t.Logf("soak: population of %d reached after %v of ramp-up; the %v run starts", population, now.Sub(rampStart).Round(time.Second), duration)
+			case now.Sub(rampStart) > rampLimit:
+				t.Fatalf("soak: only %d of %d peers up after %v (%d failed starts); lower OPENPOOL_SOAK_PEERS", nLive, population, rampLimit, failed.Load())
+			}
+			continue
+		}
 		if now.After(nextSample) {
 			nextSample = nextSample.Add(sampleEvery)
 			s, err := boot.sample()
@@ -169,6 +206,9 @@ func TestSoakBootstrap(t *testing.T) {
 				t.Fatalf("soak: bootstrap metrics at %v: %v\n%s", now.Sub(start).Round(time.Second), err, boot.stderrTail())
 			}
 			s.at, s.livePeers = now.Sub(start), nLive
+			if probe != nil {
+				s.view = fmt.Sprintf("%d/%d", nodetest.AliveCount(probe, probePool), poolSize)
+			}
 			s.joined, s.left, s.crashed = joined.Load(), left.Load(), crashed.Load()
 			samples = append(samples, s)
 			t.Logf("soak: %s", s)
@@ -201,8 +241,8 @@ func TestSoakBootstrap(t *testing.T) {
 			t.Fatal(err)
 		}
 		if !nodetest.WaitFor(60*time.Second, func() bool { return nodetest.AliveCount(n, "soak-0") >= 2 }) {
-			t.Errorf("soak: a new peer found no other member of soak-0 through the bootstrap node: %d connected, members %v",
-				len(n.Host().Network().Peers()), memberSummary(n.Members("soak-0")))
+			t.Errorf("soak: a new peer found no other member of soak-0 through the bootstrap node in 60 s: %d connected, members %v; %s",
+				len(n.Host().Network().Peers()), memberSummary(n.Members("soak-0")), providerDiagnosis(n, "soak-0"))
 		}
 	}()
 
@@ -213,7 +253,13 @@ func TestSoakBootstrap(t *testing.T) {
 	checkFlat(t, samples, warmup)
 }
 
+type soakPeer struct {
+	pool        string
+	joined, end time.Time
+}
+
 type soakSample struct {
+	view                  string // members alive in the oldest peer's view / members up
 	at                    time.Duration
 	livePeers             int
 	joined, left, crashed int64
@@ -222,11 +268,11 @@ type soakSample struct {
 
 func (s soakSample) String() string {
 	v := s.values
-	return fmt.Sprintf("t=%-6v peers(test)=%-4d connected=%-4.0f heap_live=%6.1fMiB rss=%6.1fMiB goroutines=%-5.0f fds=%-5.0f rcmgr_conns=%-4.0f joined=%d left=%d crashed=%d",
+	return fmt.Sprintf("t=%-6v peers(test)=%-4d connected=%-4.0f heap_live=%6.1fMiB rss=%6.1fMiB goroutines=%-5.0f fds=%-5.0f rcmgr_conns=%-4.0f view=%-7s joined=%d left=%d crashed=%d",
 		s.at.Round(time.Second), s.livePeers, v["openpool_connected_peers"], v["go_gc_heap_live_bytes"]/(1<<20),
 		v["process_resident_memory_bytes"]/(1<<20), v["go_goroutines"], v["process_open_fds"],
 		v[`openpool_rcmgr_connections{direction="inbound"}`]+v[`openpool_rcmgr_connections{direction="outbound"}`],
-		s.joined, s.left, s.crashed)
+		s.view, s.joined, s.left, s.crashed)
 }
 
 // checkFlat compares, for each series in soakMaxGrowth, the mean of the
@@ -451,4 +497,25 @@ func memberSummary(ms []p2p.Member) map[string]int {
 		out[m.State.String()]++
 	}
 	return out
+}
+
+// providerDiagnosis says what the DHT gives a peer for pool's rendezvous
+// key: how many providers, how many with addresses, how many it can dial.
+func providerDiagnosis(n *node.Node, pool string) string {
+	fctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var all, withAddrs, dialed int
+	for ai := range n.DHT().FindProvidersAsync(fctx, p2p.PoolKey(pool), 0) {
+		all++
+		if len(ai.Addrs) == 0 {
+			continue
+		}
+		withAddrs++
+		cctx, ccancel := context.WithTimeout(fctx, 2*time.Second)
+		if n.Host().Connect(cctx, ai) == nil {
+			dialed++
+		}
+		ccancel()
+	}
+	return fmt.Sprintf("the DHT now returns %d providers of %s, %d with addresses, %d of those dialable; routing table %d", all, pool, withAddrs, dialed, n.DHT().RoutingTable().Size())
 }
