@@ -80,6 +80,20 @@ type Work struct {
 // error leaves the submission unchecked.
 type RecomputeFunc func(ctx context.Context, sub *WorkSubmission) (toploc.Sequence, error)
 
+// ToyRecompute is the RecomputeFunc for work done with toploc.ToyTask, for
+// tests, examples and `openpool dev`: it recomputes with task's model
+// whatever the submission's checkpoint version, and rejects a submission
+// whose output hash is not its task's.
+func ToyRecompute(task toploc.ToyTask) RecomputeFunc {
+	return func(ctx context.Context, sub *WorkSubmission) (toploc.Sequence, error) {
+		s, err := task.Recompute(ctx, sub.Input, sub.OutputHash)
+		if errors.Is(err, toploc.ErrToyOutput) {
+			return s, fmt.Errorf("%w: %w", ErrWorkInvalid, err)
+		}
+		return s, err
+	}
+}
+
 // WorkLedger records work on a chain; node does not depend on any chain
 // client, the caller adapts one (for example ledger.Client, mapping the pool
 // name to its on-chain ID: SubmitWork(ctx, poolID, common.Hash(id),

@@ -65,16 +65,13 @@ func (tt toyTask) run(t testing.TB, m *toploc.ToyModel, claimedInput, ranInput [
 	return node.Work{OuterStep: 1, CheckpointVersion: 1, Input: claimedInput, OutputHash: toploc.ToyOutputHash(claimed[tt.promptLen:]), Proof: proof}
 }
 
-// recompute is the validators' side: the honest model in bf16, after
-// checking that the output hash is the task's.
+// recompute is the validators' side (node.ToyRecompute: the honest model
+// in bf16, after checking the output hash), counting its calls.
 func (tt toyTask) recompute(calls *atomic.Int64) node.RecomputeFunc {
+	f := node.ToyRecompute(toploc.ToyTask{Model: tt.model, PromptLen: tt.promptLen, Tokens: tt.tokens})
 	return func(ctx context.Context, sub *node.WorkSubmission) (toploc.Sequence, error) {
 		calls.Add(1)
-		toks := tt.toks(sub.Input)
-		if toploc.ToyOutputHash(toks[tt.promptLen:]) != sub.OutputHash {
-			return toploc.Sequence{}, fmt.Errorf("%w: output hash is not the task's", node.ErrWorkInvalid)
-		}
-		return tt.model.Forward(ctx, toks, tt.promptLen, toploc.ToyBF16, 1)
+		return f(ctx, sub)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -142,6 +143,55 @@ func ToyOutputHash(tokens []int) [32]byte {
 		b = binary.BigEndian.AppendUint32(b, uint32(t))
 	}
 	return sha256.Sum256(b)
+}
+
+// ErrToyOutput: a toy inference's output hash is not that of its task.
+var ErrToyOutput = errors.New("toploc: output hash does not match the toy task")
+
+// ToyTask is a whole toy inference job: the input (any byte string)
+// determines Tokens token ids through ToyTokens, the first PromptLen of them
+// the prompt and the rest the completion, whose ToyOutputHash is the
+// output hash. Workers call Run, validators Recompute.
+type ToyTask struct {
+	Model     *ToyModel
+	PromptLen int
+	Tokens    int
+}
+
+// DefaultToyTask returns the task shape used by tests and `openpool dev`:
+// 16 prompt tokens and 64 generated ones (a prefill chunk and two decode
+// chunks of 32 at DefaultParams) over m.
+func DefaultToyTask(m *ToyModel) ToyTask { return ToyTask{Model: m, PromptLen: 16, Tokens: 80} }
+
+func (t ToyTask) tokens(input []byte) ([]int, error) {
+	if t.Model == nil || t.PromptLen < 1 || t.Tokens <= t.PromptLen {
+		return nil, fmt.Errorf("%w: toy task with prompt %d of %d tokens", ErrInvalidInput, t.PromptLen, t.Tokens)
+	}
+	return ToyTokens(input, t.Tokens, t.Model.cfg.Vocab), nil
+}
+
+// Run is the worker's side: the activations of the task input in precision
+// p with split-K kernels (1 for none), and the output hash.
+func (t ToyTask) Run(ctx context.Context, input []byte, p ToyPrecision, splitK int) (Sequence, [32]byte, error) {
+	toks, err := t.tokens(input)
+	if err != nil {
+		return Sequence{}, [32]byte{}, err
+	}
+	s, err := t.Model.Forward(ctx, toks, t.PromptLen, p, splitK)
+	return s, ToyOutputHash(toks[t.PromptLen:]), err
+}
+
+// Recompute is the validator's side: the bf16 activations of the task
+// input, after checking that outputHash is the task's (ErrToyOutput if not).
+func (t ToyTask) Recompute(ctx context.Context, input []byte, outputHash [32]byte) (Sequence, error) {
+	toks, err := t.tokens(input)
+	if err != nil {
+		return Sequence{}, err
+	}
+	if ToyOutputHash(toks[t.PromptLen:]) != outputHash {
+		return Sequence{}, ErrToyOutput
+	}
+	return t.Model.Forward(ctx, toks, t.PromptLen, ToyBF16, 1)
 }
 
 // Forward runs the model over tokens (prompt first, promptLen of them) and

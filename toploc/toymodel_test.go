@@ -2,6 +2,7 @@ package toploc
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"testing"
 )
@@ -88,6 +89,39 @@ func TestToyOutputHash(t *testing.T) {
 	}
 	if slices.Equal(ToyTokens([]byte("a"), 8, 100), ToyTokens([]byte("b"), 8, 100)) {
 		t.Fatal("different inputs give the same tokens")
+	}
+}
+
+func TestToyTask(t *testing.T) {
+	ctx := context.Background()
+	m, err := NewToyModel(ToyConfig{Vocab: 256, Hidden: 64, FF: 64, Layers: 2}, []byte("c"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	task := DefaultToyTask(m)
+	seq, hash, err := task.Run(ctx, []byte("job"), ToyBF16, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if seq.Rows() != 80 || seq.PromptLen != 16 {
+		t.Fatalf("%d rows, prompt %d", seq.Rows(), seq.PromptLen)
+	}
+	proof, err := Prove(ctx, seq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := task.Recompute(ctx, []byte("job"), hash)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, err := Verify(ctx, proof, again, WithParams(DefaultParams)); err != nil || !res.Accepted {
+		t.Fatalf("recomputed task rejected: %v %s", err, res.Reason)
+	}
+	if _, err := task.Recompute(ctx, []byte("other job"), hash); !errors.Is(err, ErrToyOutput) {
+		t.Fatalf("output hash of another task: %v", err)
+	}
+	if _, _, err := (ToyTask{Model: m, PromptLen: 4, Tokens: 4}).Run(ctx, nil, ToyBF16, 1); !errors.Is(err, ErrInvalidInput) {
+		t.Fatalf("task without a completion: %v", err)
 	}
 }
 
