@@ -12,6 +12,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/openpool/openpool/diloco"
+	"github.com/openpool/openpool/diloco/tensor"
 	"github.com/openpool/openpool/node"
 	"github.com/openpool/openpool/p2p"
 )
@@ -35,6 +36,21 @@ func jsonFloat(v float64) *float64 {
 		return nil
 	}
 	return &v
+}
+
+// trainedLine is the --json line that ends training: the SHA-256 of the
+// final weights, equal on every worker that finished the same rounds.
+type trainedLine struct {
+	Time          time.Time `json:"time"`
+	Event         string    `json:"event"`
+	Pool          string    `json:"pool"`
+	Peer          string    `json:"peer"`
+	WeightsSHA256 string    `json:"weights_sha256"`
+}
+
+type trainOutcome struct {
+	weights *tensor.Set
+	err     error
 }
 
 // eventLine is one line of `openpool join --json`.
@@ -109,21 +125,21 @@ func newJoinCmd(g *globals) *cobra.Command {
 			// The DiLoCo outer loop, when a trainer is set, runs beside the
 			// member table and reports each outer step.
 			steps := make(chan diloco.Progress, 16)
-			var trainDone chan error // nil without a trainer: never ready in the select below
+			var trainDone chan trainOutcome // nil without a trainer: never ready in the select below
 			if tf.enabled() {
-				trainDone = make(chan error, 1)
+				trainDone = make(chan trainOutcome, 1)
 				tctx, stopTrain := context.WithCancel(ctx)
 				finished := make(chan struct{})
 				defer func() { stopTrain(); <-finished }()
 				go func() {
 					defer close(finished)
-					_, err := runTraining(tctx, g, n, pool, &tf, func(p diloco.Progress) {
+					w, err := runTraining(tctx, g, n, pool, &tf, func(p diloco.Progress) {
 						select {
 						case steps <- p:
 						default: // the display is behind; the step is in the next line's total
 						}
 					})
-					trainDone <- err
+					trainDone <- trainOutcome{w, err}
 				}()
 			}
 			tty := false
@@ -169,15 +185,22 @@ func newJoinCmd(g *globals) *cobra.Command {
 							fmt.Fprintln(g.stdout, line)
 						}
 					}
-				case err := <-trainDone:
+				case res := <-trainDone:
 					trainDone = nil
 					if ctx.Err() != nil {
 						continue // stopping anyway
 					}
-					if err != nil {
-						return fmt.Errorf("training: %w", err)
+					if res.err != nil {
+						return fmt.Errorf("training: %w", res.err)
 					}
-					fmt.Fprintln(g.stderr, "training finished; leaving the pool")
+					digest := ""
+					if res.weights != nil {
+						digest = weightsDigest(res.weights)
+					}
+					if asJSON {
+						_ = enc.Encode(trainedLine{Time: time.Now(), Event: "trained", Pool: pool, Peer: n.ID().String(), WeightsSHA256: digest})
+					}
+					fmt.Fprintf(g.stderr, "training finished (weights sha256 %s); leaving the pool\n", digest)
 					return nil
 				case now := <-tick.C:
 					if asJSON {
