@@ -23,8 +23,9 @@ import (
 const CheckpointStoreDir = "shardcast"
 
 // ErrNoPoolOwner is returned by the checkpoint methods for a pool whose owner
-// key the node was not given (WithPoolOwner): without it no manifest can be
-// verified, so the node runs no shardcast service for the pool.
+// key the node does not know (neither WithPoolOwner nor a pool descriptor
+// gave it): without it no manifest can be verified, so the node runs no
+// shardcast service for the pool.
 var ErrNoPoolOwner = errors.New("node: pool owner unknown (use WithPoolOwner)")
 
 // Checkpoint is one checkpoint version of a pool that the node holds (or is
@@ -58,6 +59,7 @@ type checkpoints struct {
 	store   *shardcast.Store
 	tempDir string // removed by close; set for nodes without a data directory
 	svcs    map[string]*shardcast.Service
+	owners  map[string]crypto.PubKey // the owner each service trusts
 	closed  bool
 }
 
@@ -86,9 +88,15 @@ func (n *Node) openStoreLocked() (*shardcast.Store, error) {
 }
 
 // startCheckpoints starts the shardcast service of pool if its owner is
-// known; Join calls it.
+// known: from WithPoolOwner, else from the pool's descriptor (a pool created
+// with CreatePool names its owner). Join calls it.
 func (n *Node) startCheckpoints(pool string) error {
 	owner := n.cfg.checkpoints.owners[pool]
+	if owner == nil && n.registry != nil {
+		if d, ok := n.registry.Get(pool); ok {
+			owner = d.Owner
+		}
+	}
 	if owner == nil {
 		return nil
 	}
@@ -121,10 +129,10 @@ func (n *Node) startCheckpoints(pool string) error {
 		return fmt.Errorf("node: checkpoints of %s: %w", pool, err)
 	}
 	if c.svcs == nil {
-		c.svcs = map[string]*shardcast.Service{}
+		c.svcs, c.owners = map[string]*shardcast.Service{}, map[string]crypto.PubKey{}
 		n.SetStatusSection("checkpoints", n.checkpointStatus)
 	}
-	c.svcs[pool] = svc
+	c.svcs[pool], c.owners[pool] = svc, owner
 	return nil
 }
 
@@ -167,6 +175,7 @@ func (n *Node) stopCheckpoints(pool string) {
 	c.mu.Lock()
 	svc := c.svcs[pool]
 	delete(c.svcs, pool)
+	delete(c.owners, pool)
 	c.mu.Unlock()
 	if svc != nil {
 		if err := svc.Close(); err != nil {
@@ -181,7 +190,7 @@ func (n *Node) closeCheckpoints() {
 	c.mu.Lock()
 	c.closed = true
 	svcs := c.svcs
-	c.svcs = nil
+	c.svcs, c.owners = nil, nil
 	tmp := c.tempDir
 	c.mu.Unlock()
 	for pool, svc := range svcs {
@@ -194,26 +203,28 @@ func (n *Node) closeCheckpoints() {
 	}
 }
 
-func (n *Node) checkpointService(pool string) (*shardcast.Service, error) {
+// checkpointService returns pool's service and the owner it trusts.
+func (n *Node) checkpointService(pool string) (*shardcast.Service, crypto.PubKey, error) {
 	if _, err := n.membership(pool); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	n.ckpt.mu.Lock()
 	defer n.ckpt.mu.Unlock()
 	svc := n.ckpt.svcs[pool]
 	if svc == nil {
-		return nil, fmt.Errorf("node: checkpoints of %s: %w", pool, ErrNoPoolOwner)
+		return nil, nil, fmt.Errorf("node: checkpoints of %s: %w", pool, ErrNoPoolOwner)
 	}
-	return svc, nil
+	return svc, n.ckpt.owners[pool], nil
 }
 
 // PublishCheckpoint publishes the file or directory at path as the next
 // checkpoint version of pool (one above the newest the node holds), signed
 // with the node's identity key, and announces it to the pool's members, who
 // fetch it by themselves. The node must be the pool owner (WithPoolOwner
-// with its own public key) and a member of the pool.
+// with its own public key, or the creator of the pool's descriptor) and a
+// member of the pool.
 func (n *Node) PublishCheckpoint(ctx context.Context, pool, path string, opts ...shardcast.BuildOption) (cid.Cid, *shardcast.Manifest, error) {
-	svc, err := n.checkpointService(pool)
+	svc, owner, err := n.checkpointService(pool)
 	if err != nil {
 		return cid.Undef, nil, err
 	}
@@ -221,7 +232,7 @@ func (n *Node) PublishCheckpoint(ctx context.Context, pool, path string, opts ..
 	if key == nil {
 		return cid.Undef, nil, fmt.Errorf("node: publish checkpoint: no private key for %s", n.ID())
 	}
-	if !key.GetPublic().Equals(n.cfg.checkpoints.owners[pool]) {
+	if !key.GetPublic().Equals(owner) {
 		return cid.Undef, nil, fmt.Errorf("node: publish checkpoint of %s: this node is not the pool owner", pool)
 	}
 	var version uint64
@@ -239,7 +250,7 @@ func (n *Node) PublishCheckpoint(ctx context.Context, pool, path string, opts ..
 // FetchCheckpoint fetches checkpoint c of pool (or waits for the fetch
 // already running) and returns it once every shard is verified and stored.
 func (n *Node) FetchCheckpoint(ctx context.Context, pool string, c cid.Cid) (Checkpoint, error) {
-	svc, err := n.checkpointService(pool)
+	svc, _, err := n.checkpointService(pool)
 	if err != nil {
 		return Checkpoint{}, err
 	}
@@ -253,11 +264,11 @@ func (n *Node) FetchCheckpoint(ctx context.Context, pool string, c cid.Cid) (Che
 // AssembleCheckpoint writes the files of checkpoint c of pool under outDir,
 // verifying every shard as it reads it.
 func (n *Node) AssembleCheckpoint(ctx context.Context, pool string, c cid.Cid, outDir string) error {
-	svc, err := n.checkpointService(pool)
+	svc, owner, err := n.checkpointService(pool)
 	if err != nil {
 		return err
 	}
-	m, err := svc.Store().Manifest(c, n.cfg.checkpoints.owners[pool])
+	m, err := svc.Store().Manifest(c, owner)
 	if err != nil {
 		return fmt.Errorf("node: checkpoint %s of %s: %w", c, pool, err)
 	}
@@ -274,7 +285,7 @@ func (n *Node) AssembleCheckpoint(ctx context.Context, pool string, c cid.Cid, o
 // complete or not, newest first. It is empty when the pool's owner is
 // unknown or the node is not a member.
 func (n *Node) Checkpoints(pool string) []Checkpoint {
-	svc, err := n.checkpointService(pool)
+	svc, owner, err := n.checkpointService(pool)
 	if err != nil {
 		return nil
 	}
@@ -283,7 +294,6 @@ func (n *Node) Checkpoints(pool string) []Checkpoint {
 		n.log.Warn("list checkpoints", "pool", pool, "err", err)
 		return nil
 	}
-	owner := n.cfg.checkpoints.owners[pool]
 	var out []Checkpoint
 	for _, e := range entries {
 		if e.Manifest.Pool == pool && e.Manifest.Owner.Equals(owner) {
@@ -295,7 +305,7 @@ func (n *Node) Checkpoints(pool string) []Checkpoint {
 
 // CheckpointStats returns the shardcast traffic counters of pool.
 func (n *Node) CheckpointStats(pool string) (shardcast.Stats, error) {
-	svc, err := n.checkpointService(pool)
+	svc, _, err := n.checkpointService(pool)
 	if err != nil {
 		return shardcast.Stats{}, err
 	}

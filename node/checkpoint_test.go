@@ -17,6 +17,7 @@ import (
 
 	"github.com/openpool/openpool/internal/nodetest"
 	"github.com/openpool/openpool/node"
+	"github.com/openpool/openpool/p2p"
 	"github.com/openpool/openpool/shardcast"
 )
 
@@ -170,5 +171,59 @@ func writeFile(t *testing.T, path string, b []byte) {
 	}
 	if err := os.WriteFile(path, b, 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestCheckpointOwnerFromDescriptor: in a pool created with CreatePool the
+// descriptor names the owner, so members need no WithPoolOwner to receive
+// its checkpoints.
+func TestCheckpointOwnerFromDescriptor(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	boot := nodetest.Bootstrap(t, fastPools)
+	owner := nodetest.Node(t, boot, fastPools, node.WithCheckpointAnnounceInterval(500*time.Millisecond))
+	members := []*node.Node{
+		nodetest.Node(t, boot, fastPools, node.WithCheckpointAnnounceInterval(500*time.Millisecond)),
+		nodetest.Node(t, boot, fastPools, node.WithCheckpointAnnounceInterval(500*time.Millisecond)),
+	}
+	for _, n := range append([]*node.Node{owner}, members...) {
+		if err := n.WaitBootstrapped(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d, err := owner.CreatePool(ctx, "ckpt", poolTemplate(p2p.AdmitOpen))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := owner.Join(ctx, d.ID); err != nil {
+		t.Fatal(err)
+	}
+	for i, n := range members {
+		if !nodetest.WaitFor(30*time.Second, func() bool {
+			fctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			defer cancel()
+			_, err := n.FindPool(fctx, d.ID)
+			return err == nil
+		}) {
+			t.Fatalf("member %d did not find the pool", i)
+		}
+		if err := n.Join(ctx, d.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	src := filepath.Join(t.TempDir(), "weights.bin")
+	writeFile(t, src, bytes.Repeat([]byte("w"), 100<<10))
+	c, _, err := owner.PublishCheckpoint(ctx, d.ID, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, n := range members {
+		cp, err := n.FetchCheckpoint(ctx, d.ID, c)
+		if err != nil || !cp.Complete() {
+			t.Fatalf("member %d: %+v, %v", i, cp, err)
+		}
+		if _, _, err := n.PublishCheckpoint(ctx, d.ID, src); err == nil {
+			t.Errorf("member %d, not the owner, published", i)
+		}
 	}
 }

@@ -153,7 +153,9 @@ func WithLogger(l *slog.Logger) Option {
 // shardcast for it: it fetches every newer checkpoint the owner announces,
 // verified against this key, and serves the shards it holds to the other
 // members. The owner itself passes its own key and publishes with
-// PublishCheckpoint. Pools without an owner get no checkpoints.
+// PublishCheckpoint. A pool created with CreatePool needs no WithPoolOwner:
+// its descriptor names the owner. Pools without a known owner get no
+// checkpoints.
 func WithPoolOwner(pool string, owner crypto.PubKey) Option {
 	return func(c *config) error {
 		if err := p2p.ValidatePoolID(pool); err != nil {
