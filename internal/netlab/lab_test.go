@@ -471,7 +471,7 @@ func TestNetlabParallelLabs(t *testing.T) {
 	for i := range labs {
 		go func() {
 			var err error
-			labs[i], err = New(testCtx(t, time.Minute), WithNodes(2), WithLink(LinkConfig{Delay: time.Duration(i+1) * 5 * time.Millisecond}))
+			labs[i], err = New(testCtx(t, time.Minute), WithNodes(2), WithLink(LinkConfig{Delay: time.Duration(1+2*i) * 10 * time.Millisecond}))
 			errs <- err
 		}()
 	}
@@ -499,7 +499,7 @@ func TestNetlabParallelLabs(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := time.Duration(i+1) * 20 * time.Millisecond
+		want := time.Duration(1+2*i) * 40 * time.Millisecond // 40 and 120 ms: each lab its own
 		t.Logf("lab %s %v: RTT %v (configured %v)", l.Prefix(), l.Subnet(), r.Mean(), want)
 		if r.Received != r.Sent || !within(float64(r.Mean()), float64(want), 0.25) {
 			t.Errorf("lab %d: %d/%d probes, RTT %v, want %v", i, r.Received, r.Sent, r.Mean(), want)
