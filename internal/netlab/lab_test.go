@@ -18,38 +18,6 @@ import (
 	"time"
 )
 
-// newTestLab builds a lab closed at the end of the test (also when it
-// fails), or skips the test where a lab cannot be built.
-func newTestLab(t *testing.T, opts ...Option) *Lab {
-	t.Helper()
-	if gone, err := CleanStale(); err != nil || len(gone) > 0 {
-		t.Logf("stale lab namespaces removed: %v (err %v)", gone, err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	l, err := New(ctx, opts...)
-	if errors.Is(err, ErrNotRoot) || errors.Is(err, ErrMissingTool) {
-		t.Skip(err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		for _, n := range l.Nodes() {
-			s := l.Stats(n)
-			t.Logf("link %d: %+v", n.Index, s)
-			if s.Oversize > 0 {
-				t.Errorf("link %d passed %d frames over %d bytes: offloads are on", n.Index, s.Oversize, frameCap)
-			}
-		}
-		t.Logf("emulator: %+v", l.EmulatorStats())
-		if err := l.Close(); err != nil {
-			t.Errorf("close lab: %v", err)
-		}
-	})
-	return l
-}
-
 func testCtx(t *testing.T, d time.Duration) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	t.Cleanup(cancel)
@@ -78,7 +46,7 @@ func within(got, want, rel float64) bool { return math.Abs(got-want) <= rel*want
 // TestNetlabLatency checks the delay model: a link of one-way delay D adds
 // D each way, so nodes a and b see RTT = 2(Da+Db).
 func TestNetlabLatency(t *testing.T) {
-	l := newTestLab(t, WithNodes(3),
+	l := ForTest(t, WithNodes(3),
 		WithLink(LinkConfig{Delay: 20 * time.Millisecond}),
 		WithNodeLink(2, LinkConfig{Delay: 50 * time.Millisecond}))
 	ctx := testCtx(t, 3*time.Minute)
@@ -173,7 +141,7 @@ func icmpPing(t *testing.T, l *Lab, a, b *Node) (time.Duration, bool) {
 // sd: a correct emulator fails it about once in 200000 runs.
 func TestNetlabLoss(t *testing.T) {
 	const p, count = 0.05, 40000
-	l := newTestLab(t, WithNodes(2),
+	l := ForTest(t, WithNodes(2),
 		WithLink(LinkConfig{Delay: 20 * time.Millisecond}),
 		WithNodeLink(1, LinkConfig{Delay: 20 * time.Millisecond, Loss: p}))
 	ctx := testCtx(t, 3*time.Minute)
@@ -208,7 +176,7 @@ func TestNetlabLoss(t *testing.T) {
 // so ±10% relative (±0.39%) is 4 sd.
 func TestNetlabLossRoundTrip(t *testing.T) {
 	const p, count = 0.01, 40000
-	l := newTestLab(t, WithNodes(2), WithLink(LinkConfig{Delay: 20 * time.Millisecond, Loss: p}))
+	l := ForTest(t, WithNodes(2), WithLink(LinkConfig{Delay: 20 * time.Millisecond, Loss: p}))
 	ctx := testCtx(t, 3*time.Minute)
 	a, b := l.Node(0), l.Node(1)
 	warm(t, a, b)
@@ -236,7 +204,7 @@ func TestNetlabLossRoundTrip(t *testing.T) {
 // unshaped TCP stream (1 ms per link): the lab's own ceiling, to compare
 // the configured rates against. It asserts only that the stream flows.
 func TestNetlabEmulatorCapacity(t *testing.T) {
-	l := newTestLab(t, WithNodes(2), WithLink(LinkConfig{Delay: time.Millisecond}))
+	l := ForTest(t, WithNodes(2), WithLink(LinkConfig{Delay: time.Millisecond}))
 	ctx := testCtx(t, time.Minute)
 	r, err := Throughput(ctx, l.Node(0), l.Node(1), time.Second, 3*time.Second)
 	if err != nil {
@@ -256,7 +224,7 @@ func TestNetlabEmulatorCapacity(t *testing.T) {
 // full frame).
 func TestNetlabBandwidth(t *testing.T) {
 	const rate = 20e6
-	l := newTestLab(t, WithNodes(2), WithLink(LinkConfig{Delay: 10 * time.Millisecond, Rate: rate}))
+	l := ForTest(t, WithNodes(2), WithLink(LinkConfig{Delay: 10 * time.Millisecond, Rate: rate}))
 	ctx := testCtx(t, 2*time.Minute)
 	r, err := Throughput(ctx, l.Node(0), l.Node(1), 2*time.Second, 6*time.Second)
 	if err != nil {
@@ -299,7 +267,7 @@ func reach(t *testing.T, a, b *Node) bool {
 }
 
 func TestNetlabPartition(t *testing.T) {
-	l := newTestLab(t, WithNodes(3), WithLink(LinkConfig{Delay: 5 * time.Millisecond}))
+	l := ForTest(t, WithNodes(3), WithLink(LinkConfig{Delay: 5 * time.Millisecond}))
 	n0, n1, n2 := l.Node(0), l.Node(1), l.Node(2)
 	check := func(stage string, want map[[2]int]bool) {
 		t.Helper()
@@ -323,7 +291,7 @@ func TestNetlabPartition(t *testing.T) {
 // TestNetlabNAT checks that a node behind NAT dials out, is seen at its
 // NAT's address, and cannot be dialed.
 func TestNetlabNAT(t *testing.T) {
-	l := newTestLab(t, WithNodes(2), WithNAT(1), WithLink(LinkConfig{Delay: 5 * time.Millisecond, Rate: 20e6}))
+	l := ForTest(t, WithNodes(2), WithNAT(1), WithLink(LinkConfig{Delay: 5 * time.Millisecond, Rate: 20e6}))
 	pub, home := l.Node(0), l.Node(1)
 	if home.Addr == home.Public || home.NAT == "" {
 		t.Fatalf("NAT node: addr %v public %v nat %q", home.Addr, home.Public, home.NAT)
@@ -392,7 +360,7 @@ func TestNetlabNAT(t *testing.T) {
 // Close kills them and removes every namespace, and that CleanStale removes
 // the namespaces of a lab whose process died.
 func TestNetlabProcessesAndCleanup(t *testing.T) {
-	l := newTestLab(t, WithNodes(2), WithNAT(1))
+	l := ForTest(t, WithNodes(2), WithNAT(1))
 	ctx := testCtx(t, time.Minute)
 	for _, n := range l.Nodes() {
 		out, err := l.Exec(ctx, n, "ip", "-4", "-o", "addr", "show", "dev", "eth0")
@@ -448,7 +416,7 @@ func TestNetlabProcessesAndCleanup(t *testing.T) {
 	}
 
 	// CleanPrefix removes a live lab's namespaces by its prefix.
-	other := newTestLab(t, WithNodes(1))
+	other := ForTest(t, WithNodes(1))
 	gone, err = CleanPrefix(other.Prefix())
 	if err != nil {
 		t.Fatal(err)

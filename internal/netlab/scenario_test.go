@@ -98,7 +98,7 @@ func TestScenarioJoin(t *testing.T) {
 	}{{"direct", nil, 0}, {"nat", []int{4}, 0}, {"lossy", nil, 0.01}} {
 		t.Run(tc.name, func(t *testing.T) {
 			const workers, outer = 4, 5
-			l := newTestLab(t, WithNodes(workers+1), WithNAT(tc.nat...),
+			l := ForTest(t, WithNodes(workers+1), WithNAT(tc.nat...),
 				WithLink(LinkConfig{Delay: 20 * time.Millisecond, Rate: 50e6, Loss: tc.loss}))
 			start := time.Now()
 			procs := startSwarm(t, l, bin, "--trainer", "toy", "--inner-steps", "20",
@@ -116,7 +116,7 @@ func TestScenarioJoin(t *testing.T) {
 func TestScenarioCut(t *testing.T) {
 	bin := openpoolBinary(t)
 	const workers, outer = 4, 10
-	l := newTestLab(t, WithNodes(workers+1), WithLink(LinkConfig{Delay: 20 * time.Millisecond, Rate: 50e6}))
+	l := ForTest(t, WithNodes(workers+1), WithLink(LinkConfig{Delay: 20 * time.Millisecond, Rate: 50e6}))
 	procs := startSwarm(t, l, bin, "--trainer", "toy", "--inner-steps", "20", "--heartbeat", "500ms",
 		"--outer-steps", fmt.Sprint(outer), "--min-workers", "3")
 	start := time.Now()
