@@ -327,14 +327,30 @@ func TestWorkValidation(t *testing.T) {
 	if _, err := worker.SubmitWork(ctx, pool, cases[1].work); !errors.Is(err, node.ErrNotMember) {
 		t.Fatalf("submit after leave: %v", err)
 	}
+	// Joining again brings the work topic back: the submission waits for
+	// peers on it (rediscovering them after a leave takes a while, so the
+	// wait is cut short) instead of failing.
+	if err := worker.Join(ctx, pool); err != nil {
+		t.Fatal(err)
+	}
+	sctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	if _, err := worker.SubmitWork(sctx, pool, tt.run(t, tt.model, []byte("task G"), []byte("task G"), toploc.ToyBF16, 1, 0)); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("submit after rejoining: %v", err)
+	}
 	_ = validators[0].Close()
-	select {
-	case _, ok := <-subs[0].C:
-		if ok {
-			t.Fatal("verdict after close")
+	deadline := time.After(10 * time.Second)
+	for open := true; open; {
+		select {
+		case _, open = <-subs[0].C: // buffered verdicts, then the close
+		case <-deadline:
+			t.Fatal("verdict subscription not closed by Close")
 		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("verdict subscription not closed by Close")
+	}
+	if s := validators[0].SubscribeWorkVerdicts(1); s != nil {
+		if _, open := <-s.C; open {
+			t.Fatal("subscription after Close is open")
+		}
 	}
 }
 
