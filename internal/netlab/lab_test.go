@@ -469,7 +469,9 @@ func TestNetlabParallelLabs(t *testing.T) {
 		}
 		want := time.Duration(1+2*i) * 40 * time.Millisecond // 40 and 120 ms: each lab its own
 		t.Logf("lab %s %v: RTT %v (configured %v)", l.Prefix(), l.Subnet(), r.Mean(), want)
-		if r.Received != r.Sent || !within(float64(r.Mean()), float64(want), 0.25) {
+		// Loose above (two labs' emulators share a busy CPU), but far from
+		// the other lab's RTT either way.
+		if r.Received != r.Sent || r.Mean() < want*9/10 || r.Mean() > want+30*time.Millisecond {
 			t.Errorf("lab %d: %d/%d probes, RTT %v, want %v", i, r.Received, r.Sent, r.Mean(), want)
 		}
 	}
