@@ -77,7 +77,9 @@ type Work struct {
 // by sub.OutputHash, or determined by the task), in the pool's precision.
 // Return an error wrapping ErrWorkInvalid to reject the work outright (the
 // output does not match its hash, a generation check failed); any other
-// error leaves the submission unchecked.
+// error leaves the submission unchecked. It must return soon after ctx
+// ends (DefaultWorkCheckTimeout, or the node closing): the validator checks
+// one submission at a time.
 type RecomputeFunc func(ctx context.Context, sub *WorkSubmission) (toploc.Sequence, error)
 
 // ToyRecompute is the RecomputeFunc for work done with toploc.ToyTask, for
@@ -144,22 +146,22 @@ type WorkVerdict struct {
 
 // WorkStats counts work submissions on this node, over all pools.
 type WorkStats struct {
-	Published uint64 // submissions this node published
-	Received  uint64 // valid submissions from other workers delivered
-	Sampled   uint64 // of those, picked for verification
-	Accepted  uint64 // verdicts by outcome
-	Rejected  uint64
-	Unchecked uint64
-	Dropped   uint64 // sampled but dropped: the verification queue was full
+	Published uint64 `json:"published"` // submissions this node published
+	Received  uint64 `json:"received"`  // valid submissions from other workers delivered
+	Sampled   uint64 `json:"sampled"`   // of those, picked for verification
+	Accepted  uint64 `json:"accepted"`  // verdicts by outcome
+	Rejected  uint64 `json:"rejected"`
+	Unchecked uint64 `json:"unchecked"`
+	Dropped   uint64 `json:"dropped"` // sampled but dropped: the verification queue was full
 	// Messages the topic validator refused, by reason.
-	Malformed uint64 // undecodable, or a non-canonical proof
-	Oversize  uint64 // over MaxWorkSubmissionSize
-	WrongPool uint64 // for another pool than the topic's
-	Spoofed   uint64 // signed by another peer than the worker it names
-	Duplicate uint64 // a submission already seen (ignored, not penalised)
+	Malformed uint64 `json:"malformed"`  // undecodable, or a non-canonical proof
+	Oversize  uint64 `json:"oversize"`   // over MaxWorkSubmissionSize
+	WrongPool uint64 `json:"wrong_pool"` // for another pool than the topic's
+	Spoofed   uint64 `json:"spoofed"`    // signed by another peer than the worker it names
+	Duplicate uint64 `json:"duplicate"`  // a submission already seen (ignored, not penalised)
 	// LedgerErrors counts failed ledger calls (submissions and invalidations).
-	LedgerErrors uint64
-	Invalidated  uint64 // rejected submissions the ledger invalidated
+	LedgerErrors uint64 `json:"ledger_errors"`
+	Invalidated  uint64 `json:"invalidated"` // rejected submissions the ledger invalidated
 }
 
 type workConfig struct {
@@ -294,6 +296,34 @@ func (n *Node) WorkVerdicts() []WorkVerdict {
 	return append(out, w.recent...)
 }
 
+// workVerdictRow is a verdict as the status page shows it.
+type workVerdictRow struct {
+	ID            string  `json:"id"`
+	Pool          string  `json:"pool"`
+	Worker        string  `json:"worker"`
+	OuterStep     uint64  `json:"outer_step"`
+	Outcome       string  `json:"outcome"`
+	ExpMismatches int     `json:"exp_mismatches"`
+	MantErrMean   float64 `json:"mant_err_mean"`
+	TookMS        int64   `json:"took_ms"`
+	Reason        string  `json:"reason,omitempty"`
+}
+
+// workVerdictRows returns the newest verdicts, newest first.
+func (n *Node) workVerdictRows(limit int) []workVerdictRow {
+	vs := n.WorkVerdicts()
+	rows := make([]workVerdictRow, 0, min(limit, len(vs)))
+	for i := len(vs) - 1; i >= 0 && len(rows) < limit; i-- {
+		v := vs[i]
+		rows = append(rows, workVerdictRow{
+			ID: v.ID.String()[:12], Pool: v.Submission.Pool, Worker: shortID(v.Submission.Worker), OuterStep: v.Submission.OuterStep,
+			Outcome: v.Outcome.String(), ExpMismatches: v.Result.MaxExpMismatches, MantErrMean: finiteOr(v.Result.MaxMantErrMean),
+			TookMS: v.Took.Milliseconds(), Reason: v.Reason,
+		})
+	}
+	return rows
+}
+
 // WorkVerdictSubscription delivers verdicts as they are reached. A
 // subscriber that falls buf verdicts behind loses the newest ones.
 type WorkVerdictSubscription struct {
@@ -396,6 +426,8 @@ func (w *workService) join(n *Node, pool string) error {
 		}
 		ctx, cancel := context.WithCancel(context.Background())
 		w.cancel = cancel
+		n.SetStatusSection("work", func() any { return w.stats.snapshot() })
+		n.SetStatusSection("work_verdicts", func() any { return n.workVerdictRows(10) })
 		if w.cfg.recompute != nil && w.cfg.fraction > 0 {
 			w.jobs = make(chan validatedWork, w.cfg.queue)
 			w.wg.Add(1)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -299,6 +300,14 @@ func TestWorkValidation(t *testing.T) {
 		if st.Received < 6 || st.Sampled != st.Received || st.Accepted < 2 || st.Rejected != 4 || st.Invalidated != 4 ||
 			st.Unchecked != 0 || st.Dropped != 0 || st.LedgerErrors != 0 || calls[i].Load() < 6 {
 			t.Errorf("validator %d stats %+v, recompute calls %d", i, st, calls[i].Load())
+		}
+		// The status carries the counters and the newest verdicts.
+		status, err := json.Marshal(v.Status().Sections)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Contains(status, []byte(`"rejected":4`)) || !bytes.Contains(status, []byte(`"outcome":"rejected"`)) {
+			t.Errorf("validator %d status sections lack the work counters or verdicts: %s", i, status)
 		}
 		// The subscription saw the same verdicts (and the probes').
 		seen := 0
