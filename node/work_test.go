@@ -270,8 +270,8 @@ func TestWorkValidation(t *testing.T) {
 				t.Fatalf("validator %d: no verdict on %q", i, name)
 			}
 			r := vd.Result
-			t.Logf("validator %d: %-48s %-9v exp_mismatches<=%3d mant_err_mean<=%6.2f overlap>=%.2f %s", i, name, vd.Outcome,
-				r.MaxExpMismatches, min(r.MaxMantErrMean, 999), r.MinTopKOverlap, vd.Reason)
+			t.Logf("validator %d: %-48s %-9v exp_mismatches<=%3d mant_err_mean<=%6.2f overlap>=%.2f took %v %s", i, name, vd.Outcome,
+				r.MaxExpMismatches, min(r.MaxMantErrMean, 999), r.MinTopKOverlap, vd.Took.Round(time.Millisecond), vd.Reason)
 			if vd.Submission.Worker != worker.ID() || vd.Submission.Pool != pool || vd.Submission.Proof != nil {
 				t.Fatalf("validator %d: verdict on %q names %+v", i, name, vd.Submission)
 			}
