@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
+	rcmgr "github.com/libp2p/go-libp2p/p2p/host/resource-manager"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -68,6 +69,21 @@ type ResourceStatus struct {
 	FDs             int   `json:"fds"`
 	MemoryBytes     int64 `json:"memory_bytes"`
 	Goroutines      int   `json:"goroutines"`
+	// Limits are the resource manager's system-wide limits; nil when
+	// resources are unlimited.
+	Limits *ResourceLimits `json:"limits,omitempty"`
+}
+
+// ResourceLimits are the libp2p resource manager's system-scope limits.
+// They scale with the machine's memory (inbound connections: 64 plus 64
+// per GiB of an eighth of it) and with the open-file limit (half of it).
+type ResourceLimits struct {
+	ConnsInbound  int   `json:"conns_inbound"`
+	ConnsOutbound int   `json:"conns_outbound"`
+	Conns         int   `json:"conns"`
+	Streams       int   `json:"streams"`
+	FDs           int   `json:"fds"`
+	MemoryBytes   int64 `json:"memory_bytes"`
 }
 
 // PeerStatus is one connected peer.
@@ -129,6 +145,13 @@ func (n *Node) resources() ResourceStatus {
 			ConnsInbound: st.NumConnsInbound, ConnsOutbound: st.NumConnsOutbound,
 			StreamsInbound: st.NumStreamsInbound, StreamsOutbound: st.NumStreamsOutbound,
 			FDs: st.NumFD, MemoryBytes: st.Memory,
+		}
+		if l, ok := s.(interface{ Limit() rcmgr.Limit }); ok {
+			lim := l.Limit()
+			rs.Limits = &ResourceLimits{
+				ConnsInbound: lim.GetConnLimit(network.DirInbound), ConnsOutbound: lim.GetConnLimit(network.DirOutbound),
+				Conns: lim.GetConnTotalLimit(), Streams: lim.GetStreamTotalLimit(), FDs: lim.GetFDLimit(), MemoryBytes: lim.GetMemoryLimit(),
+			}
 		}
 		return nil
 	})
@@ -347,11 +370,12 @@ var (
 	descRcmgrStr  = prometheus.NewDesc("openpool_rcmgr_streams", "Streams the libp2p resource manager accounts for in its system scope, by direction.", []string{"direction"}, nil)
 	descRcmgrFD   = prometheus.NewDesc("openpool_rcmgr_fds", "File descriptors the libp2p resource manager accounts for.", nil, nil)
 	descRcmgrMem  = prometheus.NewDesc("openpool_rcmgr_memory_bytes", "Memory reserved through the libp2p resource manager.", nil, nil)
+	descRcmgrLim  = prometheus.NewDesc("openpool_rcmgr_limit", "The libp2p resource manager's system-wide limit, by resource (absent when unlimited).", []string{"resource"}, nil)
 )
 
 func (c *nodeCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descMembers, descRejected, descDelivered, descPeers, descBytes, descPSReject,
-		descRTSize, descConns, descStreams, descRcmgrConn, descRcmgrStr, descRcmgrFD, descRcmgrMem} {
+		descRTSize, descConns, descStreams, descRcmgrConn, descRcmgrStr, descRcmgrFD, descRcmgrMem, descRcmgrLim} {
 		ch <- d
 	}
 }
@@ -380,6 +404,15 @@ func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descRcmgrStr, prometheus.GaugeValue, float64(rs.StreamsOutbound), "outbound")
 	ch <- prometheus.MustNewConstMetric(descRcmgrFD, prometheus.GaugeValue, float64(rs.FDs))
 	ch <- prometheus.MustNewConstMetric(descRcmgrMem, prometheus.GaugeValue, float64(rs.MemoryBytes))
+	if l := rs.Limits; l != nil {
+		for _, r := range []struct {
+			name string
+			v    float64
+		}{{"conns_inbound", float64(l.ConnsInbound)}, {"conns_outbound", float64(l.ConnsOutbound)}, {"conns", float64(l.Conns)},
+			{"streams", float64(l.Streams)}, {"fds", float64(l.FDs)}, {"memory_bytes", float64(l.MemoryBytes)}} {
+			ch <- prometheus.MustNewConstMetric(descRcmgrLim, prometheus.GaugeValue, r.v, r.name)
+		}
+	}
 	bw := n.stack.Bandwidth.GetBandwidthTotals()
 	ch <- prometheus.MustNewConstMetric(descBytes, prometheus.CounterValue, float64(bw.TotalIn), "in")
 	ch <- prometheus.MustNewConstMetric(descBytes, prometheus.CounterValue, float64(bw.TotalOut), "out")

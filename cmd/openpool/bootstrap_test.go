@@ -226,7 +226,7 @@ format = "json"
 	}
 	metrics := get("/metrics")
 	for _, want := range []string{"openpool_connected_peers 1", "openpool_libp2p_streams{direction=", "openpool_rcmgr_connections{direction=\"inbound\"} 1",
-		"openpool_rcmgr_fds", "openpool_rcmgr_memory_bytes", "openpool_dht_routing_table_peers", "go_goroutines", "go_gc_heap_live_bytes", "process_open_fds", "process_max_fds " + itoa(maxFiles)} {
+		"openpool_rcmgr_fds", `openpool_rcmgr_limit{resource="conns_inbound"}`, "openpool_rcmgr_memory_bytes", "openpool_dht_routing_table_peers", "go_goroutines", "go_gc_heap_live_bytes", "process_open_fds", "process_max_fds " + itoa(maxFiles)} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("metrics lack %q", want)
 		}

@@ -95,8 +95,11 @@ function renderOverview(st) {
     ["DHT routing table", st.dht_routing_table],
     ["bandwidth in", bytes(bw.total_in_bytes) + " (" + bytes(bw.rate_in_bytes_per_s) + "/s)"],
     ["bandwidth out", bytes(bw.total_out_bytes) + " (" + bytes(bw.rate_out_bytes_per_s) + "/s)"],
-    ["connections in/out", (rs.conns_inbound || 0) + " / " + (rs.conns_outbound || 0) + " (resource manager)"],
-    ["streams in/out", (rs.streams_inbound || 0) + " / " + (rs.streams_outbound || 0)],
+    ["connections in/out", (rs.conns_inbound || 0) + " / " + (rs.conns_outbound || 0) +
+      (rs.limits ? " (limits " + rs.limits.conns_inbound + " / " + rs.limits.conns_outbound + ")" : " (unlimited)")],
+    ["streams in/out", (rs.streams_inbound || 0) + " / " + (rs.streams_outbound || 0) +
+      (rs.limits ? " (limit " + rs.limits.streams + " in all)" : "")],
+    ["file descriptors (libp2p)", (rs.fds || 0) + (rs.limits ? " (limit " + rs.limits.fds + ")" : "")],
     ["goroutines", rs.goroutines],
     ["hardware", hardware(st.hardware)],
   ], { id: "overview-table" });
