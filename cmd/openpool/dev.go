@@ -60,6 +60,7 @@ type devSwarm struct {
 	inference  []*devInference   // per worker
 	held       []node.Checkpoint // per worker: the checkpoint it fetched
 
+	t0       time.Time // start of the demo
 	statusMu sync.Mutex
 	status   devStatus
 	verdicts *node.WorkVerdictSubscription
@@ -91,7 +92,7 @@ func (s *devSwarm) close() {
 
 // phase prints the header line of a phase and shows it on the status page.
 func (s *devSwarm) phase(format string, args ...any) {
-	fmt.Fprintf(s.g.stdout, "\n== "+format+"\n", args...)
+	fmt.Fprintf(s.g.stdout, "\n== %s  (t=%v)\n", fmt.Sprintf(format, args...), time.Since(s.t0).Round(100*time.Millisecond))
 	s.statusMu.Lock()
 	s.status.Phase = fmt.Sprintf(format, args...)
 	s.statusMu.Unlock()
@@ -197,6 +198,7 @@ func newDevCmd(g *globals) *cobra.Command {
 func (s *devSwarm) run(ctx context.Context) (*devSummary, error) {
 	o := s.opt
 	t0 := time.Now()
+	s.t0 = t0
 	sum := &devSummary{Pool: o.pool, Workers: make([]devWorkerSummary, o.nodes)}
 	var err error
 	if s.dir, err = os.MkdirTemp("", "openpool-dev-"); err != nil {

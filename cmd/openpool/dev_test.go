@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"math/big"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -27,18 +28,30 @@ func TestDevCommand(t *testing.T) {
 	const workers = 3
 	sumPath := filepath.Join(t.TempDir(), "summary.json")
 	var out, errOut strings.Builder
-	code := run(ctx, []string{"--home", t.TempDir(), "dev", "--nodes", "3", "--outer-steps", "3", "--inner-steps", "20",
-		"--summary-json", sumPath}, &out, &errOut)
-	if code != exitOK {
-		t.Fatalf("dev exited %d\nstdout:\n%s\nstderr:\n%s", code, out.String(), errOut.String())
-	}
-	b, err := os.ReadFile(sumPath)
-	if err != nil {
-		t.Fatal(err)
-	}
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	done := make(chan int, 1)
+	go func() {
+		done <- run(runCtx, []string{"--home", t.TempDir(), "dev", "--nodes", "3", "--outer-steps", "3", "--inner-steps", "20",
+			"--summary-json", sumPath, "--stay", "2m"}, &out, &errOut)
+	}()
+	// The summary is written before the swarm stays up: then the
+	// researcher's status page reports the demo and its checkpoint.
 	var s devSummary
-	if err := json.Unmarshal(b, &s); err != nil {
-		t.Fatal(err)
+	for s.StatusURL == "" {
+		select {
+		case code := <-done:
+			t.Fatalf("dev exited %d before staying up\nstdout:\n%s\nstderr:\n%s", code, out.String(), errOut.String())
+		case <-time.After(100 * time.Millisecond):
+		}
+		if b, err := os.ReadFile(sumPath); err == nil {
+			_ = json.Unmarshal(b, &s)
+		}
+	}
+	checkDevStatusPage(t, s)
+	stop()
+	if code := <-done; code != exitOK {
+		t.Fatalf("dev exited %d\nstdout:\n%s\nstderr:\n%s", code, out.String(), errOut.String())
 	}
 	t.Logf("dev output:\n%s", out.String())
 
@@ -138,6 +151,36 @@ func TestDevCommandCheater(t *testing.T) {
 	}
 	if s.RewardsPaid != honest.Reward || s.PoolFundsSpent != honest.Reward {
 		t.Errorf("paid %s, spent %s, want the honest worker's %s", s.RewardsPaid, s.PoolFundsSpent, honest.Reward)
+	}
+}
+
+// checkDevStatusPage reads the researcher's status while the swarm stays
+// up: its "dev" section shows the finished demo, its "checkpoints" section
+// the published checkpoint.
+func checkDevStatusPage(t *testing.T, s devSummary) {
+	t.Helper()
+	resp, err := http.Get(s.StatusURL + "status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var st struct {
+		Sections struct {
+			Dev         devStatus `json:"dev"`
+			Checkpoints []struct {
+				CID      string `json:"cid"`
+				Complete bool   `json:"complete"`
+			} `json:"checkpoints"`
+		} `json:"sections"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		t.Fatalf("status: %v", err)
+	}
+	if st.Sections.Dev.Phase != "done" || st.Sections.Dev.Summary == nil || st.Sections.Dev.Summary.Checkpoint.CID != s.Checkpoint.CID {
+		t.Errorf("status section dev = %+v", st.Sections.Dev)
+	}
+	if cs := st.Sections.Checkpoints; len(cs) != 1 || cs[0].CID != s.Checkpoint.CID || !cs[0].Complete {
+		t.Errorf("status section checkpoints = %+v, want %s complete", cs, s.Checkpoint.CID)
 	}
 }
 

@@ -96,6 +96,9 @@ func (t checkpointTrainer) InitialWeights(context.Context) (*tensor.Set, error) 
 	return t.start.Clone(), nil
 }
 
+// devReadyWindow is the rounds' ready window in dev (default 5 s).
+const devReadyWindow = 20 * time.Second
+
 // devTraining is what the DiLoCo phase produced.
 type devTraining struct {
 	Finals         []*tensor.Set
@@ -160,8 +163,12 @@ func trainWorkers(ctx context.Context, g *globals, pool string, workers []*node.
 			}
 		}
 		pw, err := diloco.NewPoolWorker(n.Host(), n.PubSub(), pool, checkpointTrainer{tr, starts[i]}, diloco.PoolOptions{
-			Ring:   []diloco.RingOption{diloco.WithLogger(log)},
-			Rounds: []diloco.RoundsOption{diloco.WithRoundsLogger(log), diloco.WithMembers(members)},
+			Ring: []diloco.RingOption{diloco.WithLogger(log)},
+			// Every expected worker's ready closes the window at once; the
+			// long window only waits out a worker that a loaded machine
+			// (tests share two cores) holds back, which would otherwise
+			// miss the round and diverge.
+			Rounds: []diloco.RoundsOption{diloco.WithRoundsLogger(log), diloco.WithMembers(members), diloco.WithReadyWindow(devReadyWindow)},
 			Worker: []diloco.WorkerOption{diloco.WithWorkerLogger(log), diloco.WithInnerSteps(h), diloco.WithMaxSteps(steps), diloco.WithProgress(report)},
 		})
 		if err != nil {
