@@ -12,6 +12,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"github.com/openpool/openpool/ledger"
 	"github.com/openpool/openpool/p2p"
 )
 
@@ -29,8 +30,10 @@ type joinConfig struct {
 	invite []byte
 }
 
-// WithInvite presents an owner-signed invite (p2p.PoolInvite encoding) when
-// joining an invite-only pool. The node carries it in its heartbeats so that
+// WithInvite presents an owner-signed invite when joining an invite-only
+// pool: a p2p.PoolInvite encoding, or a chain admission token
+// (ledger.NewAdmissionToken: the EIP-712 invite the pool contract accepts,
+// bound to this node's peer ID) for a pool with an on-chain pool. The node carries it in its heartbeats so that
 // every member can check it.
 func WithInvite(token []byte) JoinOption {
 	return func(c *joinConfig) error {
@@ -69,6 +72,7 @@ func (n *Node) startPools() error {
 		return err
 	}
 	n.registry = reg
+	n.stack.SetPoolSink(reg.Offer)
 	dir := n.ownedPoolsDir()
 	if dir == "" {
 		return nil
@@ -339,8 +343,31 @@ func (n *Node) admitter(pool string, d0 *p2p.PoolDescriptor) func(peer.ID, []byt
 		if d.Admission == p2p.AdmitOpen || from == d.OwnerID() {
 			return nil
 		}
+		if len(token) > 0 && token[0] == ledger.AdmissionTag {
+			return verifyChainAdmission(d, token, from)
+		}
 		return p2p.VerifyInviteBytes(token, d.Owner, pool, from, time.Now())
 	}
+}
+
+// verifyChainAdmission checks an EIP-712 invite of the pool's on-chain pool,
+// bound to the peer, against what the descriptor says about the chain.
+func verifyChainAdmission(d *p2p.PoolDescriptor, token []byte, from peer.ID) error {
+	if d.ChainID == 0 || d.ChainOwner == ([20]byte{}) || d.ChainContract == ([20]byte{}) {
+		return fmt.Errorf("%w: the pool names no on-chain pool, so chain invites do not apply", p2p.ErrBadInvite)
+	}
+	err := ledger.VerifyAdmissionToken(token, ledger.AdmissionPool{
+		ChainID: d.ChainID, Contract: d.ChainContract, DomainID: d.ChainDomainID, PoolID: d.ChainPoolID, Owner: d.ChainOwner,
+	}, from, time.Now())
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, ledger.ErrInviteExpired):
+		return fmt.Errorf("%w: %w", p2p.ErrInviteExpired, err)
+	case errors.Is(err, ledger.ErrWrongBinding):
+		return fmt.Errorf("%w: %w", p2p.ErrInviteWrongPeer, err)
+	}
+	return fmt.Errorf("%w: %w", p2p.ErrInviteWrongOwner, err)
 }
 
 // AdmitFunc returns a check that a peer is an admitted member of an

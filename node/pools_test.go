@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ethereum/go-ethereum/common"
+	ethcrypto "github.com/ethereum/go-ethereum/crypto"
 	"github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p"
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
@@ -15,6 +17,7 @@ import (
 	mh "github.com/multiformats/go-multihash"
 
 	"github.com/openpool/openpool/internal/nodetest"
+	"github.com/openpool/openpool/ledger"
 	"github.com/openpool/openpool/node"
 	"github.com/openpool/openpool/p2p"
 )
@@ -466,15 +469,66 @@ func ownerOpts(boot *node.Node, dir string) []node.Option {
 	}
 }
 
-func joinWhenFound(t *testing.T, nd *node.Node, id string) {
+func joinWhenFound(t *testing.T, nd *node.Node, id string, opts ...node.JoinOption) {
 	t.Helper()
 	var err error
 	if !nodetest.WaitFor(30*time.Second, func() bool {
 		jctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		err = nd.Join(jctx, id)
+		err = nd.Join(jctx, id, opts...)
 		return err == nil
 	}) {
 		t.Fatalf("join %s: %v", id, err)
+	}
+}
+
+// TestChainInviteAdmission: a pool tied to an on-chain pool admits a node
+// that presents the contract's EIP-712 invite bound to its peer ID, and
+// refuses the same token from another node.
+func TestChainInviteAdmission(t *testing.T) {
+	ctx := context.Background()
+	boot := nodetest.Bootstrap(t, fastPools)
+	fast := node.WithHeartbeatInterval(500 * time.Millisecond)
+	owner := nodetest.Node(t, boot, fastPools, fast)
+	ownerEth, _ := ethcrypto.GenerateKey()
+	workerEth, _ := ethcrypto.GenerateKey()
+	contract := common.HexToAddress("0x00000000000000000000000000000000000c0ffe")
+	tmpl := poolTemplate(p2p.AdmitInvite)
+	tmpl.ChainID, tmpl.ChainPoolID, tmpl.ChainDomainID = 1337, 3, 1
+	tmpl.ChainContract, tmpl.ChainOwner = contract, ethcrypto.PubkeyToAddress(ownerEth.PublicKey)
+	d, err := owner.CreatePool(ctx, "onchain", tmpl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := owner.Join(ctx, d.ID); err != nil {
+		t.Fatal(err)
+	}
+	inv := ledger.Invite{ChainID: 1337, Contract: contract, DomainID: 1, PoolID: 3, Node: ethcrypto.PubkeyToAddress(workerEth.PublicKey), Nonce: 1, Expiry: uint64(time.Now().Add(time.Hour).Unix())}
+	if err := inv.Sign(ownerEth); err != nil {
+		t.Fatal(err)
+	}
+	worker := nodetest.Node(t, boot, fastPools, fast)
+	tok, err := ledger.NewAdmissionToken(inv, workerEth, worker.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	thief := nodetest.Node(t, boot, fastPools, fast)
+	joinWhenFound(t, worker, d.ID, node.WithInvite(tok))
+	if err := thief.Join(ctx, d.ID, node.WithInvite(tok)); !errors.Is(err, p2p.ErrInviteWrongPeer) {
+		t.Errorf("stolen chain token: %v", err)
+	}
+	forged := inv
+	forged.Nonce = 2
+	if err := forged.Sign(workerEth); err != nil { // signed by the worker, not the owner
+		t.Fatal(err)
+	}
+	ftok, _ := ledger.NewAdmissionToken(forged, workerEth, thief.ID())
+	if err := thief.Join(ctx, d.ID, node.WithInvite(ftok)); !errors.Is(err, p2p.ErrInviteWrongOwner) {
+		t.Errorf("chain invite not signed by the owner: %v", err)
+	}
+	if !nodetest.WaitFor(30*time.Second, func() bool {
+		return nodetest.AliveCount(owner, d.ID) == 2 && nodetest.AliveCount(worker, d.ID) == 2
+	}) {
+		t.Fatalf("owner and chain-invited worker do not see each other: %d %d", nodetest.AliveCount(owner, d.ID), nodetest.AliveCount(worker, d.ID))
 	}
 }

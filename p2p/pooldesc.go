@@ -49,6 +49,9 @@ import (
 //	checkpoint   bytes   (<= 128, empty or the manifest CID)
 //	chain ID     uvarint (0: no chain)
 //	chain pool   uvarint
+//	contract     bytes   (empty or the 20-byte ComputePools address)
+//	chain owner  bytes   (empty or the owner's 20-byte Ethereum address, which signs chain invites)
+//	domain       uvarint (the on-chain domain of the pool)
 //	signature    bytes   (<= 128), Ed25519 over "openpool/pool/v1\x00" || all bytes above
 //
 // Trailing bytes are an error; every descriptor has exactly one encoding.
@@ -207,7 +210,12 @@ type PoolDescriptor struct {
 	Checkpoint  cid.Cid       `json:"checkpoint,omitzero"`
 	ChainID     uint64        `json:"chain_id,omitempty"`
 	ChainPoolID uint64        `json:"chain_pool_id,omitempty"`
-	Signature   []byte        `json:"-"`
+	// ChainContract, ChainOwner and ChainDomainID let members check the
+	// EIP-712 invites the chain contract accepts without asking the chain.
+	ChainContract [20]byte `json:"chain_contract,omitzero"`
+	ChainOwner    [20]byte `json:"chain_owner,omitzero"`
+	ChainDomainID uint64   `json:"chain_domain_id,omitempty"`
+	Signature     []byte   `json:"-"`
 }
 
 var poolSlugPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]*$`)
@@ -332,6 +340,23 @@ func appendCID(b []byte, c cid.Cid) []byte {
 	return appendBytes(b, c.Bytes())
 }
 
+// appendAddress writes an Ethereum address, or nothing for the zero one.
+func appendAddress(b []byte, a [20]byte) []byte {
+	if a == ([20]byte{}) {
+		return appendBytes(b, nil)
+	}
+	return appendBytes(b, a[:])
+}
+
+func (r *wireReader) address(what string) (a [20]byte) {
+	v := r.bytes(20)
+	if r.err == nil && len(v) != 0 && len(v) != 20 {
+		r.fail(what)
+	}
+	copy(a[:], v)
+	return a
+}
+
 func appendFloat(b []byte, f float64) []byte {
 	return binary.BigEndian.AppendUint64(b, math.Float64bits(f))
 }
@@ -376,6 +401,9 @@ func (d *PoolDescriptor) unsigned() ([]byte, error) {
 	b = appendCID(b, d.Checkpoint)
 	b = binary.AppendUvarint(b, d.ChainID)
 	b = binary.AppendUvarint(b, d.ChainPoolID)
+	b = appendAddress(b, d.ChainContract)
+	b = appendAddress(b, d.ChainOwner)
+	b = binary.AppendUvarint(b, d.ChainDomainID)
 	return b, nil
 }
 
@@ -479,6 +507,9 @@ func DecodePoolDescriptor(data []byte) (*PoolDescriptor, error) {
 	d.Checkpoint = r.cid("checkpoint CID")
 	d.ChainID = r.uvarint()
 	d.ChainPoolID = r.uvarint()
+	d.ChainContract = r.address("contract")
+	d.ChainOwner = r.address("chain owner")
+	d.ChainDomainID = r.uvarint()
 	signedLen := len(data) - len(r.b)
 	sig := r.bytes(maxSignatureLen)
 	if r.err != nil {

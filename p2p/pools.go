@@ -54,10 +54,13 @@ func PoolRecordKey(id string) string { return "/" + PoolRecordNamespace + "/" + 
 // PoolRecordValidator is the DHT record validator for pool descriptors: a
 // record is valid when it decodes, its owner signature verifies and its ID
 // is the key's; among valid records the highest sequence number wins.
-type PoolRecordValidator struct{}
+type PoolRecordValidator struct {
+	// Sink, when set, receives every descriptor that validates.
+	Sink func(*PoolDescriptor)
+}
 
 // Validate implements record.Validator.
-func (PoolRecordValidator) Validate(key string, value []byte) error {
+func (v PoolRecordValidator) Validate(key string, value []byte) error {
 	id, ok := strings.CutPrefix(key, "/"+PoolRecordNamespace+"/")
 	if !ok {
 		return fmt.Errorf("%w: key %q is not in the %s namespace", ErrBadDescriptor, key, PoolRecordNamespace)
@@ -69,6 +72,9 @@ func (PoolRecordValidator) Validate(key string, value []byte) error {
 	if d.ID != id {
 		return fmt.Errorf("%w: record for %s stored under %s", ErrBadDescriptor, d.ID, id)
 	}
+	if v.Sink != nil {
+		v.Sink(d)
+	}
 	return nil
 }
 
@@ -76,10 +82,10 @@ func (PoolRecordValidator) Validate(key string, value []byte) error {
 func (v PoolRecordValidator) Select(key string, values [][]byte) (int, error) {
 	best, bestIdx := (*PoolDescriptor)(nil), -1
 	for i, val := range values {
-		if v.Validate(key, val) != nil {
+		d, err := DecodePoolDescriptor(val)
+		if err != nil || PoolRecordKey(d.ID) != key {
 			continue
 		}
-		d, _ := DecodePoolDescriptor(val)
 		if d.Newer(best) {
 			best, bestIdx = d, i
 		}
@@ -334,6 +340,10 @@ func (r *PoolRegistry) receive(ctx context.Context) {
 		}
 	}
 }
+
+// Offer adds a descriptor that was verified elsewhere (for example by the
+// DHT record validator) when it is newer than the known one.
+func (r *PoolRegistry) Offer(d *PoolDescriptor) { r.add(d) }
 
 // add stores d when it is newer than what is known and tells watchers. It
 // reports whether d was stored.

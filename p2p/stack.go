@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ipfs/go-cid"
@@ -86,6 +87,21 @@ type Stack struct {
 
 	bootOnce  sync.Once
 	bootReady chan struct{}
+
+	// poolSink receives every pool descriptor the DHT validates (records
+	// stored with this node or fetched by it), so DHT servers such as
+	// bootstrap nodes know every pool stored with them.
+	poolSink atomic.Pointer[func(*PoolDescriptor)]
+}
+
+// SetPoolSink sets the function that receives pool descriptors validated by
+// the DHT (see PoolRegistry.Offer).
+func (s *Stack) SetPoolSink(f func(*PoolDescriptor)) { s.poolSink.Store(&f) }
+
+func (s *Stack) offerPool(d *PoolDescriptor) {
+	if f := s.poolSink.Load(); f != nil {
+		(*f)(d)
+	}
 }
 
 // NewStack builds and starts the stack. It does not wait for the bootstrap
@@ -163,7 +179,7 @@ func NewStack(cfg Config) (*Stack, error) {
 		dht.ProtocolPrefix(DHTProtocolPrefix),
 		dht.Mode(mode),
 		dht.BootstrapPeers(cfg.Bootstrap...),
-		dht.NamespacedValidator(PoolRecordNamespace, PoolRecordValidator{}),
+		dht.NamespacedValidator(PoolRecordNamespace, PoolRecordValidator{Sink: s.offerPool}),
 	)
 	if err != nil {
 		s.Close()

@@ -91,7 +91,7 @@ func newJoinCmd(g *globals) *cobra.Command {
 			}
 			var joinOpts []node.JoinOption
 			if invite != "" {
-				tok, err := readInvite(invite)
+				tok, err := readInvite(g, invite)
 				if err != nil {
 					return err
 				}

@@ -12,30 +12,37 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+	"github.com/ethereum/go-ethereum/common"
 	"github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/spf13/cobra"
 
+	"github.com/openpool/openpool/ledger"
 	"github.com/openpool/openpool/node"
 	"github.com/openpool/openpool/p2p"
 )
 
 // poolFile is the researcher's pool definition (examples/pool.toml).
 type poolFile struct {
-	Slug        string          `toml:"slug"`
-	Name        string          `toml:"name"`
-	Description string          `toml:"description"`
-	Model       string          `toml:"model"`
-	ModelCID    string          `toml:"model_cid"`
-	Data        string          `toml:"data"`
-	DataCID     string          `toml:"data_cid"`
-	Admission   p2p.Admission   `toml:"admission"`
-	Checkpoint  string          `toml:"checkpoint"`
-	ChainID     uint64          `toml:"chain_id"`
-	ChainPoolID uint64          `toml:"chain_pool_id"`
-	DiLoCo      poolFileDiLoCo  `toml:"diloco"`
-	MinHardware p2p.MinHardware `toml:"min_hardware"`
+	Slug        string        `toml:"slug"`
+	Name        string        `toml:"name"`
+	Description string        `toml:"description"`
+	Model       string        `toml:"model"`
+	ModelCID    string        `toml:"model_cid"`
+	Data        string        `toml:"data"`
+	DataCID     string        `toml:"data_cid"`
+	Admission   p2p.Admission `toml:"admission"`
+	Checkpoint  string        `toml:"checkpoint"`
+	ChainID     uint64        `toml:"chain_id"`
+	ChainPoolID uint64        `toml:"chain_pool_id"`
+	// The on-chain pool's contract, domain and owner address: members check
+	// chain invites against them.
+	ChainContract string          `toml:"chain_contract"`
+	ChainOwner    string          `toml:"chain_owner"`
+	ChainDomainID uint64          `toml:"chain_domain_id"`
+	DiLoCo        poolFileDiLoCo  `toml:"diloco"`
+	MinHardware   p2p.MinHardware `toml:"min_hardware"`
 }
 
 type poolFileDiLoCo struct {
@@ -64,6 +71,20 @@ func readPoolFile(path string) (*poolFile, *p2p.PoolDescriptor, error) {
 			Quantization: f.DiLoCo.Quantization, ShardSize: f.DiLoCo.ShardSizeKiB << 10,
 		},
 		MinHardware: f.MinHardware, Admission: f.Admission, ChainID: f.ChainID, ChainPoolID: f.ChainPoolID,
+		ChainDomainID: f.ChainDomainID,
+	}
+	for _, a := range []struct {
+		name string
+		s    string
+		dst  *[20]byte
+	}{{"chain_contract", f.ChainContract, &d.ChainContract}, {"chain_owner", f.ChainOwner, &d.ChainOwner}} {
+		if a.s == "" {
+			continue
+		}
+		if !common.IsHexAddress(a.s) {
+			return nil, nil, usagef("pool file %s: %s %q is not an Ethereum address", path, a.name, a.s)
+		}
+		*a.dst = common.HexToAddress(a.s)
 	}
 	for _, c := range []struct {
 		name string
@@ -300,10 +321,16 @@ func newPoolCloseCmd(g *globals) *cobra.Command {
 // encodeInvite is the text form of an invite: base64url, no padding.
 func encodeInvite(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
 
-// readInvite accepts an invite as text or as a file holding it.
-func readInvite(s string) ([]byte, error) {
+// readInvite accepts an invite as text or as a file holding it: a p2p
+// invite from `openpool pool invite`, or the JSON of an on-chain invite from
+// `openpool ledger pool invite`, which is bound to this node's peer ID with
+// the data directory's Ethereum key (passphrase from OPENPOOL_PASSPHRASE).
+func readInvite(g *globals, s string) ([]byte, error) {
 	if b, err := os.ReadFile(s); err == nil {
 		s = strings.TrimSpace(string(b))
+	}
+	if strings.HasPrefix(s, "{") {
+		return chainAdmission(g, []byte(s))
 	}
 	b, err := base64.RawURLEncoding.DecodeString(strings.TrimSpace(s))
 	if err != nil {
@@ -493,7 +520,8 @@ func printDescriptor(g *globals, d *p2p.PoolDescriptor, s *p2p.PoolSummary, asJS
 	row("admission", d.Admission)
 	row("checkpoint", cidText(d.Checkpoint))
 	if d.ChainID != 0 {
-		row("chain", fmt.Sprintf("chain %d, pool %d", d.ChainID, d.ChainPoolID))
+		row("chain", fmt.Sprintf("chain %d, domain %d, pool %d, contract %s, owner %s", d.ChainID, d.ChainDomainID, d.ChainPoolID,
+			common.Address(d.ChainContract), common.Address(d.ChainOwner)))
 	}
 	return w.Flush()
 }
@@ -524,4 +552,38 @@ func joinPool(ctx context.Context, n *node.Node, pool string, opts []node.JoinOp
 		case <-time.After(time.Second):
 		}
 	}
+}
+
+// chainAdmission turns an on-chain invite into an admission token bound to
+// this data directory's peer ID.
+func chainAdmission(g *globals, invJSON []byte) ([]byte, error) {
+	inv, err := ledger.ParseInvite(invJSON)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	dir, err := g.dataDir()
+	if err != nil {
+		return nil, err
+	}
+	key, _, err := p2p.LoadOrCreateIdentity(dir)
+	if err != nil {
+		return nil, err
+	}
+	id, err := peer.IDFromPrivateKey(key)
+	if err != nil {
+		return nil, err
+	}
+	pass := os.Getenv("OPENPOOL_PASSPHRASE")
+	if pass == "" {
+		return nil, usagef("an on-chain invite needs this node's Ethereum key: set OPENPOOL_PASSPHRASE")
+	}
+	ek, err := ledger.LoadKey(ledger.KeystoreDir(dir), pass)
+	if err != nil {
+		return nil, err
+	}
+	tok, err := ledger.NewAdmissionToken(inv, ek, id)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	return tok, nil
 }
