@@ -17,6 +17,20 @@ import (
 	"github.com/openpool/openpool/shardcast"
 )
 
+// Checkpoints of a pool travel by shardcast. Join starts a shardcast
+// service for the pool when the node knows the pool owner's key
+// (WithPoolOwner, or the pool's descriptor); the service serves what the
+// node holds, fetches every newer checkpoint the owner announces (each
+// manifest verified against that key, each shard against its CID) and
+// reports completion to WithCheckpointHandler. The owner publishes with
+// PublishCheckpoint. Leave and Close stop the service; the store, one per
+// node (<datadir>/shardcast, or a temporary directory removed by Close for
+// a node without one), keeps what was fetched, 5 versions per pool.
+//
+// Limit: shardcast registers one stream handler per host, so a node in
+// several pools that leaves one stops serving shards of the others until it
+// rejoins one of them (shardcast.Service.Close removes the handler).
+
 // CheckpointStoreDir is where a node with a data directory keeps checkpoint
 // shards and manifests (<datadir>/shardcast, the store `openpool checkpoint`
 // uses too: one host serves one store).
