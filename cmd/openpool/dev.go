@@ -125,7 +125,9 @@ func newDevCmd(g *globals) *cobra.Command {
 			"are invited, join and receive the checkpoint, train the toy model through DiLoCo outer steps\n" +
 			"(int8 ring all-reduce) to bit-identical weights, submit TOPLOC-proved inference work that a\n" +
 			"validator checks, leave, and are paid by active time. It prints a summary and stops\n" +
-			"(--stay keeps it up, with the researcher's status page).",
+			"(--stay keeps it up, with the researcher's status page). Every node's keys (libp2p and\n" +
+			"Ethereum, light scrypt) and checkpoint store live in a temporary directory removed at exit;\n" +
+			"--home is not used.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if o.nodes < 2 || o.nodes > 64 {
@@ -462,6 +464,7 @@ func (s *devSwarm) admitWorkers(ctx context.Context, sum *devSummary) error {
 				errs[i] = fmt.Errorf("worker %d: %w", i, err)
 				return
 			}
+			_ = n.SetProgress(o.pool, 0, cp.Version) // heartbeats carry the version held
 			mu.Lock()
 			sum.Workers[i].CheckpointCID = cp.CID.String()
 			s.held[i] = cp
