@@ -227,3 +227,54 @@ func TestCheckpointOwnerFromDescriptor(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckpointsSurviveRestart: the owner's node keeps its checkpoints in
+// its data directory; after a restart it lists and serves them again, and a
+// member that joins only then fetches the checkpoint from it.
+func TestCheckpointsSurviveRestart(t *testing.T) {
+	const pool = "restart"
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	ownerKey, _, err := crypto.GenerateEd25519Key(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	boot := nodetest.Bootstrap(t)
+	opts := []node.Option{node.WithDataDir(dir), node.WithIdentity(ownerKey), node.WithPoolOwner(pool, ownerKey.GetPublic())}
+	owner := nodetest.Node(t, boot, opts...)
+	if err := owner.Join(ctx, pool); err != nil {
+		t.Fatal(err)
+	}
+	src := filepath.Join(t.TempDir(), "weights.bin")
+	writeFile(t, src, bytes.Repeat([]byte("v1"), 50<<10))
+	c, _, err := owner.PublishCheckpoint(ctx, pool, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := owner.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, node.CheckpointStoreDir)); err != nil {
+		t.Fatalf("no store in the data directory: %v", err)
+	}
+
+	owner = nodetest.Node(t, boot, opts...)
+	if err := owner.Join(ctx, pool); err != nil {
+		t.Fatal(err)
+	}
+	if list := owner.Checkpoints(pool); len(list) != 1 || list[0].CID != c || !list[0].Complete() {
+		t.Fatalf("after restart the owner lists %+v, want %s complete", list, c)
+	}
+	member := nodetest.Node(t, boot, node.WithPoolOwner(pool, ownerKey.GetPublic()))
+	if err := member.Join(ctx, pool); err != nil {
+		t.Fatal(err)
+	}
+	if cp, err := member.FetchCheckpoint(ctx, pool, c); err != nil || !cp.Complete() {
+		t.Fatalf("fetch from the restarted owner: %+v, %v", cp, err)
+	}
+	// The next version is one above what the store holds.
+	if _, m, err := owner.PublishCheckpoint(ctx, pool, src); err != nil || m.Version != 2 {
+		t.Fatalf("second publish: %v, %v; want version 2", m, err)
+	}
+}
