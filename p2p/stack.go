@@ -155,7 +155,13 @@ func NewStack(cfg Config) (*Stack, error) {
 		opts = append(opts, libp2p.EnableRelayService(), libp2p.EnableNATService())
 	}
 	if cfg.NAT {
+		// Every node answers AutoNAT dial-back requests (rate limited), so a
+		// node behind NAT learns it is private from its pool's members and
+		// not from the bootstrap nodes alone; that is what starts auto relay.
 		opts = append(opts, libp2p.EnableRelay(), libp2p.EnableHolePunching(), libp2p.EnableAutoNATv2())
+		if !cfg.BootstrapNode {
+			opts = append(opts, libp2p.EnableNATService())
+		}
 		if !cfg.BootstrapNode && len(cfg.Bootstrap) > 0 {
 			opts = append(opts, libp2p.EnableAutoRelayWithStaticRelays(cfg.Bootstrap))
 		}

@@ -88,14 +88,16 @@ func finish(t *testing.T, p *Process, start time.Time, outer int) []string {
 
 // TestScenarioJoin: four workers finish 5 outer steps together, all
 // direct; with node 4 behind its own NAT (it can dial out, nobody can dial
-// it); and with 1% loss on every link.
+// it); with nodes 3 and 4 each behind its own NAT (they reach each other
+// only through the bootstrap node's relay and hole punching); and with 1%
+// loss on every link.
 func TestScenarioJoin(t *testing.T) {
 	bin := openpoolBinary(t)
 	for _, tc := range []struct {
 		name string
 		nat  []int
 		loss float64
-	}{{"direct", nil, 0}, {"nat", []int{4}, 0}, {"lossy", nil, 0.01}} {
+	}{{"direct", nil, 0}, {"nat", []int{4}, 0}, {"nat2", []int{3, 4}, 0}, {"lossy", nil, 0.01}} {
 		t.Run(tc.name, func(t *testing.T) {
 			const workers, outer = 4, 5
 			l := ForTest(t, WithNodes(workers+1), WithNAT(tc.nat...),
