@@ -73,6 +73,7 @@ func (n *Node) startPools() error {
 	}
 	n.registry = reg
 	n.stack.SetPoolSink(reg.Offer)
+	n.SetStatusSection("pools", n.poolsStatus)
 	dir := n.ownedPoolsDir()
 	if dir == "" {
 		return nil
@@ -422,4 +423,43 @@ func (n *Node) watchPools(ctx context.Context) {
 		}
 		cancel()
 	}
+}
+
+// poolStatusRow is one pool on the status page.
+type poolStatusRow struct {
+	ID        string `json:"id"`
+	Name      string `json:"name"`
+	Owner     string `json:"owner"`
+	Seq       uint64 `json:"seq"`
+	Admission string `json:"admission"`
+	State     string `json:"state"`
+	Member    bool   `json:"member"`
+	Members   uint32 `json:"members_reported,omitempty"`
+	Step      uint64 `json:"outer_step_reported,omitempty"`
+	Checkpt   string `json:"checkpoint,omitempty"`
+}
+
+// poolsStatus is the "pools" section of the status API: every pool in the
+// catalog, with what members last reported.
+func (n *Node) poolsStatus() any {
+	mine := map[string]bool{}
+	for _, p := range n.Pools() {
+		mine[p] = true
+	}
+	var rows []poolStatusRow
+	for _, e := range n.registry.List() {
+		d := e.Descriptor
+		r := poolStatusRow{ID: d.ID, Name: d.Name, Owner: d.OwnerID().String(), Seq: d.Seq, Admission: d.Admission.String(), State: "open", Member: mine[d.ID]}
+		if d.Closed {
+			r.State = "closed"
+		}
+		if d.Checkpoint.Defined() {
+			r.Checkpt = d.Checkpoint.String()
+		}
+		if e.Summary != nil {
+			r.Members, r.Step = e.Summary.Members, e.Summary.OuterStep
+		}
+		rows = append(rows, r)
+	}
+	return rows
 }
