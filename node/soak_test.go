@@ -149,6 +149,7 @@ func TestSoakBootstrap(t *testing.T) {
 		nextSample time.Time
 	)
 	rampStart := time.Now()
+	nextRampLog := rampStart.Add(30 * time.Second)
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	for now := range tick.C {
@@ -157,7 +158,9 @@ func TestSoakBootstrap(t *testing.T) {
 		}
 		mu.Lock()
 		for n, p := range live {
-			if now.After(p.end) {
+			// No peer retires during the ramp-up, or a slow machine would
+			// never reach the population.
+			if !start.IsZero() && now.After(p.end) {
 				delete(live, n)
 				wg.Add(1)
 				go stopPeer(n, rand.IntN(3) == 0)
@@ -193,7 +196,17 @@ func TestSoakBootstrap(t *testing.T) {
 			switch {
 			case nLive >= population:
 				start, nextSample = now, now.Add(sampleEvery)
+				// Spread the first retirements over one lifetime.
+				mu.Lock()
+				for n, p := range live {
+					p.end = now.Add(time.Duration(float64(lifetime) * 1.5 * rand.Float64()))
+					live[n] = p
+				}
+				mu.Unlock()
 				t.Logf("soak: population of %d reached after %v of ramp-up; the %v run starts", population, now.Sub(rampStart).Round(time.Second), duration)
+			case now.After(nextRampLog):
+				nextRampLog = now.Add(30 * time.Second)
+				t.Logf("soak: ramp-up %v: %d of %d peers up, %d failed starts", now.Sub(rampStart).Round(time.Second), nLive, population, failed.Load())
 			case now.Sub(rampStart) > rampLimit:
 				t.Fatalf("soak: only %d of %d peers up after %v (%d failed starts); lower OPENPOOL_SOAK_PEERS", nLive, population, rampLimit, failed.Load())
 			}
