@@ -433,6 +433,19 @@ func (r *PoolRegistry) Publish(ctx context.Context, d *PoolDescriptor) error {
 	r.mu.Lock()
 	r.kept[d.ID] = true
 	r.mu.Unlock()
+	// A node that has just started has an empty routing table for a moment:
+	// wait a little for it rather than leave the DHT copy to the next
+	// republish.
+	if r.dht != nil {
+		wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		for wctx.Err() == nil && len(r.dht.RoutingTable().ListPeers()) == 0 {
+			select {
+			case <-wctx.Done():
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+		cancel()
+	}
 	r.gossip(ctx, raw)
 	if err := r.putDHT(ctx, d.ID, raw); err != nil {
 		// Gossip and the republish loop still spread it; the caller decides

@@ -21,6 +21,7 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 	"github.com/spf13/cobra"
 
+	"github.com/openpool/openpool/diloco"
 	"github.com/openpool/openpool/diloco/tensor"
 	"github.com/openpool/openpool/ledger"
 	"github.com/openpool/openpool/node"
@@ -133,7 +134,7 @@ func newDevCmd(g *globals) *cobra.Command {
 			if o.nodes < 2 || o.nodes > 64 {
 				return usagef("--nodes %d: use 2 to 64 workers", o.nodes)
 			}
-			if err := p2p.ValidatePoolID(o.pool); err != nil {
+			if err := p2p.ValidatePoolSlug(o.pool); err != nil {
 				return usageError{err}
 			}
 			if o.heartbeat < 10*time.Millisecond {
@@ -183,7 +184,7 @@ func newDevCmd(g *globals) *cobra.Command {
 	}
 	fl := cmd.Flags()
 	fl.IntVar(&o.nodes, "nodes", 4, "number of workers")
-	fl.StringVar(&o.pool, "pool", "demo", "pool name")
+	fl.StringVar(&o.pool, "pool", "demo", "pool slug: the pool ID is <slug>-<16 chars> from the researcher's key")
 	fl.DurationVar(&o.heartbeat, "heartbeat", 500*time.Millisecond, "membership heartbeat interval")
 	fl.DurationVar(&o.stay, "stay", 0, "keep the swarm running this long after the demo (0: stop at once)")
 	fl.DurationVar(&o.timeout, "timeout", 3*time.Minute, "give up if the demo has not finished by then")
@@ -227,6 +228,11 @@ func (s *devSwarm) run(ctx context.Context) (*devSummary, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The pool's ID derives from the researcher's key (see openpool pool).
+	if o.pool, err = p2p.DerivePoolID(researcher.p2p.GetPublic(), o.pool); err != nil {
+		return nil, err
+	}
+	s.opt.pool, sum.Pool = o.pool, o.pool
 	validator, err := ident("validator")
 	if err != nil {
 		return nil, err
@@ -281,10 +287,40 @@ func (s *devSwarm) run(ctx context.Context) (*devSummary, error) {
 	valInf.n = s.validator
 	s.verdicts = s.validator.SubscribeWorkVerdicts(4 * o.nodes)
 	s.printf("validator  %s  checks %.0f%% of work submissions", s.validator.ID(), 100*o.sample)
-	for _, n := range []*node.Node{s.researcher, s.validator} {
-		if err := n.Join(ctx, o.pool); err != nil {
+	// The researcher's pool descriptor: invite-only with a chain (the
+	// on-chain invites admit), open without one.
+	admission := p2p.AdmitOpen
+	if s.chain != nil {
+		admission = p2p.AdmitInvite
+	}
+	desc, err := s.researcher.CreatePool(ctx, strings.TrimSuffix(o.pool, o.pool[strings.LastIndexByte(o.pool, '-'):]), p2p.PoolDescriptor{
+		Name: "openpool dev demo", Description: "DiLoCo on the built-in toy model",
+		Model: "openpool toy MLP", Data: "synthetic, split across workers",
+		Params:      p2p.PoolParams{InnerSteps: uint64(o.innerSteps), OuterLR: diloco.DefaultOuterLR, OuterMomentum: diloco.DefaultOuterMomentum, Quantization: p2p.QuantInt8},
+		MinHardware: p2p.MinHardware{CPUCores: 1},
+		Admission:   admission,
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.printf("pool %s: descriptor signed by the researcher, in the DHT and on the pools topic (%s)", desc.ID, desc.Admission)
+	if err := s.researcher.Join(ctx, o.pool); err != nil {
+		return nil, err
+	}
+	var valJoin []node.JoinOption
+	if admission == p2p.AdmitInvite {
+		inv, err := s.researcher.InvitePeer(o.pool, s.validator.ID(), time.Hour)
+		if err != nil {
 			return nil, err
 		}
+		tok, err := inv.MarshalBinary()
+		if err != nil {
+			return nil, err
+		}
+		valJoin = append(valJoin, node.WithInvite(tok))
+	}
+	if err := joinPool(ctx, s.validator, o.pool, valJoin); err != nil {
+		return nil, err
 	}
 	for i, w := range workers {
 		wopts := []node.Option{node.WithDataDir(w.dir)}
@@ -329,6 +365,21 @@ func (s *devSwarm) run(ctx context.Context) (*devSummary, error) {
 		s.printf("pool %d  metadata %s  funded %s tokens  reward %s wei per node-second",
 			s.chain.poolID, ckptCID, formatTokens(devPoolFunds()), devRewardRate)
 	}
+	// The descriptor names the checkpoint and the on-chain pool, so members
+	// can check the contract's invites without asking the chain.
+	desc, err = s.researcher.UpdatePool(ctx, o.pool, func(d *p2p.PoolDescriptor) error {
+		d.Checkpoint = ckptCID
+		if s.chain != nil {
+			dep := s.chain.researcher.Deployment()
+			d.ChainID, d.ChainPoolID, d.ChainDomainID = dep.ChainID, s.chain.poolID, dep.DomainID
+			d.ChainContract, d.ChainOwner = dep.Pools, s.chain.researcher.Address()
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.printf("pool %s: descriptor sequence %d names checkpoint %s", desc.ID, desc.Seq, ckptCID)
 
 	s.phase("workers join")
 	if err := s.admitWorkers(ctx, sum); err != nil {
@@ -435,11 +486,21 @@ func (s *devSwarm) admitWorkers(ctx context.Context, sum *devSummary) error {
 			t := time.Now()
 			expect := want // without a chain, the researcher says which
 			var line []string
+			var joinOpts []node.JoinOption
 			if s.chain != nil {
-				if err := s.chain.admit(ctx, i, "toy cpu"); err != nil {
+				inv, err := s.chain.admit(ctx, i, "toy cpu")
+				if err != nil {
 					errs[i] = fmt.Errorf("worker %d on chain: %w", i, err)
 					return
 				}
+				// The same invite, bound to the worker's peer ID, admits it
+				// to the invite-only pool in the swarm.
+				tok, err := ledger.NewAdmissionToken(inv, s.chain.workerKeys[i], n.ID())
+				if err != nil {
+					errs[i] = fmt.Errorf("worker %d: %w", i, err)
+					return
+				}
+				joinOpts = append(joinOpts, node.WithInvite(tok))
 				// The worker learns the checkpoint from the pool's record on chain.
 				p, err := s.chain.workers[i].Pool(ctx, s.chain.poolID)
 				if err != nil {
@@ -455,7 +516,7 @@ func (s *devSwarm) admitWorkers(ctx context.Context, sum *devSummary) error {
 				sum.Workers[i].Address = s.chain.workers[i].Address().Hex()
 				mu.Unlock()
 			}
-			if err := n.Join(ctx, o.pool); err != nil {
+			if err := joinPool(ctx, n, o.pool, joinOpts); err != nil {
 				errs[i] = fmt.Errorf("worker %d: %w", i, err)
 				return
 			}

@@ -39,6 +39,7 @@ type devChain struct {
 	researcher *ledger.Client
 	validator  *ledger.Client
 	workers    []*ledger.Client
+	workerKeys []*ecdsa.PrivateKey // bind the workers' invites to their peer IDs
 	poolID     uint64
 }
 
@@ -92,6 +93,7 @@ func startDevChain(ctx context.Context, researcher, validator *ecdsa.PrivateKey,
 		}
 		c.workers = append(c.workers, w)
 	}
+	c.workerKeys = workers
 	return c, nil
 }
 
@@ -112,30 +114,30 @@ func (c *devChain) createPool(ctx context.Context, metadataCID string) error {
 // admit takes worker i from nothing to an active pool member: the researcher
 // sends it the stake, it registers and stakes, the researcher signs an
 // EIP-712 invite, and the worker joins with it.
-func (c *devChain) admit(ctx context.Context, i int, hardware string) error {
+func (c *devChain) admit(ctx context.Context, i int, hardware string) (ledger.Invite, error) {
 	w := c.workers[i]
 	if err := w.Register(ctx, 1, hardware); err != nil {
-		return fmt.Errorf("register: %w", err)
+		return ledger.Invite{}, fmt.Errorf("register: %w", err)
 	}
 	// The required stake counts the node just registered.
 	need, err := w.RequiredStake(ctx, w.Address())
 	if err != nil {
-		return err
+		return ledger.Invite{}, err
 	}
 	if err := c.researcher.Transfer(ctx, w.Address(), need); err != nil {
-		return fmt.Errorf("send stake tokens: %w", err)
+		return ledger.Invite{}, fmt.Errorf("send stake tokens: %w", err)
 	}
 	if _, err := w.Stake(ctx, need); err != nil {
-		return fmt.Errorf("stake: %w", err)
+		return ledger.Invite{}, fmt.Errorf("stake: %w", err)
 	}
 	inv, err := c.researcher.Invite(ctx, c.poolID, w.Address(), uint64(i)+1, 1000*time.Second)
 	if err != nil {
-		return fmt.Errorf("invite: %w", err)
+		return ledger.Invite{}, fmt.Errorf("invite: %w", err)
 	}
 	if _, err := w.JoinPool(ctx, inv); err != nil {
-		return fmt.Errorf("join pool %d: %w", c.poolID, err)
+		return ledger.Invite{}, fmt.Errorf("join pool %d: %w", c.poolID, err)
 	}
-	return nil
+	return inv, nil
 }
 
 // devReward is one worker's on-chain account of the run.

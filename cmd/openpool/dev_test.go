@@ -171,6 +171,12 @@ func checkDevStatusPage(t *testing.T, s devSummary) {
 				CID      string `json:"cid"`
 				Complete bool   `json:"complete"`
 			} `json:"checkpoints"`
+			Pools []struct {
+				ID         string `json:"id"`
+				Admission  string `json:"admission"`
+				Member     bool   `json:"member"`
+				Checkpoint string `json:"checkpoint"`
+			} `json:"pools"`
 		} `json:"sections"`
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
@@ -181,6 +187,11 @@ func checkDevStatusPage(t *testing.T, s devSummary) {
 	}
 	if cs := st.Sections.Checkpoints; len(cs) != 1 || cs[0].CID != s.Checkpoint.CID || !cs[0].Complete {
 		t.Errorf("status section checkpoints = %+v, want %s complete", cs, s.Checkpoint.CID)
+	}
+	// The researcher's pool descriptor: invite-only, naming the checkpoint.
+	if ps := st.Sections.Pools; len(ps) != 1 || ps[0].ID != s.Pool || !strings.HasPrefix(s.Pool, "demo-") ||
+		ps[0].Admission != "invite" || !ps[0].Member || ps[0].Checkpoint != s.Checkpoint.CID {
+		t.Errorf("status section pools = %+v, want %s (invite, checkpoint %s)", ps, s.Pool, s.Checkpoint.CID)
 	}
 }
 
