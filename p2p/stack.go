@@ -360,35 +360,59 @@ func (s *Stack) rendezvous(ctx context.Context, pool string) {
 	}
 }
 
-// connectProviders dials up to 32 providers of key we are not connected to
-// and returns how many new connections it made.
+// connectProviders dials providers of key we are not connected to, in
+// random order, until 16 answered, and returns how many new connections it
+// made.
 func (s *Stack) connectProviders(ctx context.Context, key cid.Cid) int {
-	fctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	var (
-		wg  sync.WaitGroup
-		mu  sync.Mutex
-		n   int
-		try int
+	const (
+		maxProviders = 1024 // collected per lookup
+		wantConns    = 16   // stop dialing once this many new connections are up
+		dialers      = 8
 	)
-	for ai := range s.DHT.FindProvidersAsync(fctx, key, 0) {
+	fctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	// The DHT lists providers oldest first, and after churn the oldest are
+	// mostly gone: collect them all, shuffle, and dial with bounded
+	// concurrency until enough answered.
+	var cands []peer.AddrInfo
+	lctx, lcancel := context.WithTimeout(fctx, 5*time.Second)
+	for ai := range s.DHT.FindProvidersAsync(lctx, key, maxProviders) {
 		if ai.ID == s.Host.ID() || s.Host.Network().Connectedness(ai.ID) == network.Connected {
 			continue
 		}
-		if try++; try > 32 {
-			break
-		}
+		cands = append(cands, ai)
+	}
+	lcancel()
+	rand.Shuffle(len(cands), func(i, j int) { cands[i], cands[j] = cands[j], cands[i] })
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		n    int
+		next int
+	)
+	for range min(dialers, len(cands)) {
 		wg.Add(1)
-		go func(ai peer.AddrInfo) {
+		go func() {
 			defer wg.Done()
-			cctx, cancel := context.WithTimeout(fctx, 10*time.Second)
-			defer cancel()
-			if err := s.Host.Connect(cctx, ai); err == nil {
+			for {
 				mu.Lock()
-				n++
+				if n >= wantConns || next >= len(cands) || fctx.Err() != nil {
+					mu.Unlock()
+					return
+				}
+				ai := cands[next]
+				next++
 				mu.Unlock()
+				cctx, cancel := context.WithTimeout(fctx, 5*time.Second)
+				err := s.Host.Connect(cctx, ai)
+				cancel()
+				if err == nil {
+					mu.Lock()
+					n++
+					mu.Unlock()
+				}
 			}
-		}(ai)
+		}()
 	}
 	wg.Wait()
 	return n
