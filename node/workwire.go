@@ -10,6 +10,7 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"github.com/openpool/openpool/internal/wirefmt"
 	"github.com/openpool/openpool/p2p"
 	"github.com/openpool/openpool/toploc"
 )
@@ -127,23 +128,23 @@ func (w *WorkSubmission) UnmarshalBinary(data []byte) error {
 	if len(data) > MaxWorkSubmissionSize {
 		return fmt.Errorf("%w: %d bytes (limit %d)", ErrWorkOversize, len(data), MaxWorkSubmissionSize)
 	}
-	r := workReader{b: data}
-	if v := r.u8(); r.err == nil && v != workWireVersion {
+	r := wirefmt.NewReader(data, ErrWorkMalformed)
+	if v := r.U8(); r.Err == nil && v != workWireVersion {
 		return fmt.Errorf("%w: version %d (this node speaks %d)", ErrWorkMalformed, v, workWireVersion)
 	}
 	var out WorkSubmission
-	pool := r.bytes(maxWorkPoolLen)
-	pid := r.bytes(maxWorkPeerLen)
-	out.OuterStep = r.uvarint()
-	out.CheckpointVersion = r.uvarint()
-	input := r.bytes(MaxWorkInputSize)
-	copy(out.OutputHash[:], r.fixed(32))
-	proof := r.bytes(MaxWorkProofSize)
-	if r.err != nil {
-		return r.err
+	pool := r.Bytes(maxWorkPoolLen)
+	pid := r.Bytes(maxWorkPeerLen)
+	out.OuterStep = r.Uvarint()
+	out.CheckpointVersion = r.Uvarint()
+	input := r.Bytes(MaxWorkInputSize)
+	copy(out.OutputHash[:], r.Fixed(32))
+	proof := r.Bytes(MaxWorkProofSize)
+	if r.Err != nil {
+		return r.Err
 	}
-	if len(r.b) != 0 {
-		return fmt.Errorf("%w: %d trailing bytes", ErrWorkMalformed, len(r.b))
+	if len(r.B) != 0 {
+		return fmt.Errorf("%w: %d trailing bytes", ErrWorkMalformed, len(r.B))
 	}
 	out.Pool = string(pool)
 	if err := p2p.ValidatePoolID(out.Pool); err != nil {
@@ -182,67 +183,4 @@ func checkCanonicalProof(b []byte) error {
 	return nil
 }
 
-func appendWorkBytes(b, s []byte) []byte {
-	b = binary.AppendUvarint(b, uint64(len(s)))
-	return append(b, s...)
-}
-
-// workReader decodes with a sticky error so the decoder reads straight
-// through.
-type workReader struct {
-	b   []byte
-	err error
-}
-
-func (r *workReader) fail(what string) {
-	if r.err == nil {
-		r.err = fmt.Errorf("%w: truncated or invalid %s", ErrWorkMalformed, what)
-	}
-	r.b = nil
-}
-
-func (r *workReader) u8() byte {
-	v := r.fixed(1)
-	if v == nil {
-		return 0
-	}
-	return v[0]
-}
-
-func (r *workReader) fixed(n int) []byte {
-	if r.err != nil || len(r.b) < n {
-		r.fail("field")
-		return nil
-	}
-	v := r.b[:n]
-	r.b = r.b[n:]
-	return v
-}
-
-func (r *workReader) uvarint() uint64 {
-	if r.err != nil {
-		return 0
-	}
-	v, n := binary.Uvarint(r.b)
-	// Overlong encodings are refused so that every message has one encoding.
-	if n <= 0 || n != len(binary.AppendUvarint(nil, v)) {
-		r.fail("integer")
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
-
-func (r *workReader) bytes(limit int) []byte {
-	n := r.uvarint()
-	if r.err != nil {
-		return nil
-	}
-	if n > uint64(limit) || n > uint64(len(r.b)) {
-		r.fail("length")
-		return nil
-	}
-	v := r.b[:n]
-	r.b = r.b[n:]
-	return v
-}
+func appendWorkBytes(b, s []byte) []byte { return wirefmt.AppendBytes(b, s) }

@@ -349,9 +349,9 @@ func appendAddress(b []byte, a [20]byte) []byte {
 }
 
 func (r *wireReader) address(what string) (a [20]byte) {
-	v := r.bytes(20)
-	if r.err == nil && len(v) != 0 && len(v) != 20 {
-		r.fail(what)
+	v := r.Bytes(20)
+	if r.Err == nil && len(v) != 0 && len(v) != 20 {
+		r.Fail(what)
 	}
 	copy(a[:], v)
 	return a
@@ -448,25 +448,25 @@ func (d *PoolDescriptor) MarshalBinary() ([]byte, error) {
 }
 
 func (r *wireReader) cid(what string) cid.Cid {
-	b := r.bytes(maxCIDLen)
-	if r.err != nil || len(b) == 0 {
+	b := r.Bytes(maxCIDLen)
+	if r.Err != nil || len(b) == 0 {
 		return cid.Undef
 	}
 	n, c, err := cid.CidFromBytes(b)
 	if err != nil || n != len(b) {
-		r.fail(what)
+		r.Fail(what)
 		return cid.Undef
 	}
 	return c
 }
 
 func (r *wireReader) float() float64 {
-	if r.err != nil || len(r.b) < 8 {
-		r.fail("float")
+	if r.Err != nil || len(r.B) < 8 {
+		r.Fail("float")
 		return 0
 	}
-	v := math.Float64frombits(binary.BigEndian.Uint64(r.b))
-	r.b = r.b[8:]
+	v := math.Float64frombits(binary.BigEndian.Uint64(r.B))
+	r.B = r.B[8:]
 	return v
 }
 
@@ -477,46 +477,46 @@ func DecodePoolDescriptor(data []byte) (*PoolDescriptor, error) {
 	if len(data) > MaxDescriptorSize {
 		return nil, fmt.Errorf("%w: %d bytes (limit %d)", ErrBadDescriptor, len(data), MaxDescriptorSize)
 	}
-	r := wireReader{b: data}
-	if v := r.u8(); r.err == nil && v != descriptorVersion {
+	r := newWireReader(data)
+	if v := r.U8(); r.Err == nil && v != descriptorVersion {
 		return nil, fmt.Errorf("%w: unsupported version %d", ErrBadDescriptor, v)
 	}
 	var d PoolDescriptor
-	id := r.bytes(maxPoolIDLen)
-	owner := r.bytes(maxPubKeyLen)
-	d.Seq = r.uvarint()
-	ms := r.uvarintMax(1 << 50)
-	flags := r.uvarintMax(1)
+	id := r.Bytes(maxPoolIDLen)
+	owner := r.Bytes(maxPubKeyLen)
+	d.Seq = r.Uvarint()
+	ms := r.UvarintMax(1 << 50)
+	flags := r.UvarintMax(1)
 	d.Closed = flags&1 != 0
-	d.Name = string(r.bytes(maxPoolNameLen))
-	d.Description = string(r.bytes(maxPoolDescLen))
-	d.Model = string(r.bytes(maxPoolTextLen))
+	d.Name = string(r.Bytes(maxPoolNameLen))
+	d.Description = string(r.Bytes(maxPoolDescLen))
+	d.Model = string(r.Bytes(maxPoolTextLen))
 	d.ModelCID = r.cid("model CID")
-	d.Data = string(r.bytes(maxPoolTextLen))
+	d.Data = string(r.Bytes(maxPoolTextLen))
 	d.DataCID = r.cid("data CID")
-	d.Params.InnerSteps = r.uvarint()
+	d.Params.InnerSteps = r.Uvarint()
 	d.Params.OuterLR = r.float()
 	d.Params.OuterMomentum = r.float()
-	d.Params.Quantization = Quantization(r.u8())
-	d.Params.ShardSize = r.uvarint()
-	d.MinHardware.GPUMemoryMiB = r.uvarint()
-	d.MinHardware.BandwidthMbps = r.uvarint()
-	d.MinHardware.CPUCores = r.uvarint()
-	d.MinHardware.MemoryMiB = r.uvarint()
-	d.Admission = Admission(r.u8())
+	d.Params.Quantization = Quantization(r.U8())
+	d.Params.ShardSize = r.Uvarint()
+	d.MinHardware.GPUMemoryMiB = r.Uvarint()
+	d.MinHardware.BandwidthMbps = r.Uvarint()
+	d.MinHardware.CPUCores = r.Uvarint()
+	d.MinHardware.MemoryMiB = r.Uvarint()
+	d.Admission = Admission(r.U8())
 	d.Checkpoint = r.cid("checkpoint CID")
-	d.ChainID = r.uvarint()
-	d.ChainPoolID = r.uvarint()
+	d.ChainID = r.Uvarint()
+	d.ChainPoolID = r.Uvarint()
 	d.ChainContract = r.address("contract")
 	d.ChainOwner = r.address("chain owner")
-	d.ChainDomainID = r.uvarint()
-	signedLen := len(data) - len(r.b)
-	sig := r.bytes(maxSignatureLen)
-	if r.err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrBadDescriptor, r.err)
+	d.ChainDomainID = r.Uvarint()
+	signedLen := len(data) - len(r.B)
+	sig := r.Bytes(maxSignatureLen)
+	if r.Err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadDescriptor, r.Err)
 	}
-	if len(r.b) != 0 {
-		return nil, fmt.Errorf("%w: %d trailing bytes", ErrBadDescriptor, len(r.b))
+	if len(r.B) != 0 {
+		return nil, fmt.Errorf("%w: %d trailing bytes", ErrBadDescriptor, len(r.B))
 	}
 	d.ID = string(id)
 	d.Updated = time.UnixMilli(int64(ms))

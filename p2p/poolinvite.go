@@ -102,19 +102,19 @@ func DecodePoolInvite(data []byte) (*PoolInvite, error) {
 	if len(data) > MaxInviteSize {
 		return nil, fmt.Errorf("%w: %d bytes (limit %d)", ErrBadInvite, len(data), MaxInviteSize)
 	}
-	r := wireReader{b: data}
-	if v := r.u8(); r.err == nil && v != inviteVersion {
+	r := newWireReader(data)
+	if v := r.U8(); r.Err == nil && v != inviteVersion {
 		return nil, fmt.Errorf("%w: unsupported version %d", ErrBadInvite, v)
 	}
-	pool := r.bytes(maxPoolIDLen)
-	pid := r.bytes(maxPeerIDLen)
-	exp := r.uvarintMax(1 << 40)
-	sig := r.bytes(maxSignatureLen)
-	if r.err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrBadInvite, r.err)
+	pool := r.Bytes(maxPoolIDLen)
+	pid := r.Bytes(maxPeerIDLen)
+	exp := r.UvarintMax(1 << 40)
+	sig := r.Bytes(maxSignatureLen)
+	if r.Err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadInvite, r.Err)
 	}
-	if len(r.b) != 0 {
-		return nil, fmt.Errorf("%w: %d trailing bytes", ErrBadInvite, len(r.b))
+	if len(r.B) != 0 {
+		return nil, fmt.Errorf("%w: %d trailing bytes", ErrBadInvite, len(r.B))
 	}
 	if len(sig) == 0 {
 		return nil, fmt.Errorf("%w: not signed", ErrBadInvite)

@@ -120,20 +120,20 @@ func decodePoolSummary(data []byte, from peer.ID) (*PoolSummary, error) {
 	if len(data) > maxPoolSummary {
 		return nil, fmt.Errorf("%w: pool summary of %d bytes", ErrMalformed, len(data))
 	}
-	r := wireReader{b: data}
-	if r.u8() != poolMsgSummary {
+	r := newWireReader(data)
+	if r.U8() != poolMsgSummary {
 		return nil, fmt.Errorf("%w: not a pool summary", ErrMalformed)
 	}
 	s := PoolSummary{Reporter: from}
-	s.Pool = string(r.bytes(maxPoolIDLen))
-	s.Members = uint32(r.uvarintMax(1 << 24))
-	s.OuterStep = r.uvarint()
-	s.CheckpointVersion = r.uvarint()
-	ms := r.uvarintMax(1 << 50)
-	if r.err != nil {
-		return nil, r.err
+	s.Pool = string(r.Bytes(maxPoolIDLen))
+	s.Members = uint32(r.UvarintMax(1 << 24))
+	s.OuterStep = r.Uvarint()
+	s.CheckpointVersion = r.Uvarint()
+	ms := r.UvarintMax(1 << 50)
+	if r.Err != nil {
+		return nil, r.Err
 	}
-	if len(r.b) != 0 {
+	if len(r.B) != 0 {
 		return nil, fmt.Errorf("%w: trailing bytes in pool summary", ErrMalformed)
 	}
 	if err := ValidatePoolID(s.Pool); err != nil {

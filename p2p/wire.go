@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/openpool/openpool/internal/wirefmt"
 )
 
 // Wire format of membership messages (version 2). All integers are unsigned
@@ -145,30 +147,30 @@ func (h *Heartbeat) UnmarshalBinary(data []byte) error {
 	if len(data) > MaxMembershipMessageSize {
 		return fmt.Errorf("%w: %d bytes (limit %d)", ErrOversize, len(data), MaxMembershipMessageSize)
 	}
-	r := wireReader{b: data}
-	if v := r.u8(); r.err == nil && v != wireVersion {
+	r := newWireReader(data)
+	if v := r.U8(); r.Err == nil && v != wireVersion {
 		return fmt.Errorf("%w: %d", ErrBadVersion, v)
 	}
 	var out Heartbeat
-	out.Kind = MessageKind(r.u8())
-	pool := r.bytes(maxPoolIDLen)
-	pid := r.bytes(maxPeerIDLen)
-	out.Seq = r.uvarint()
-	ms := r.uvarint()
-	out.OuterStep = r.uvarint()
-	out.CheckpointVersion = r.uvarint()
-	out.Hardware.CPUCores = uint32(r.uvarintMax(1 << 20))
-	out.Hardware.MemoryMiB = r.uvarint()
-	out.Hardware.GPUs = uint32(r.uvarintMax(1 << 16))
-	out.Hardware.GPUMemoryMiB = r.uvarint()
-	out.Hardware.BandwidthMbps = r.uvarint()
-	model := r.bytes(maxGPUModelLen)
-	admission := r.bytes(MaxInviteSize)
-	if r.err != nil {
-		return r.err
+	out.Kind = MessageKind(r.U8())
+	pool := r.Bytes(maxPoolIDLen)
+	pid := r.Bytes(maxPeerIDLen)
+	out.Seq = r.Uvarint()
+	ms := r.Uvarint()
+	out.OuterStep = r.Uvarint()
+	out.CheckpointVersion = r.Uvarint()
+	out.Hardware.CPUCores = uint32(r.UvarintMax(1 << 20))
+	out.Hardware.MemoryMiB = r.Uvarint()
+	out.Hardware.GPUs = uint32(r.UvarintMax(1 << 16))
+	out.Hardware.GPUMemoryMiB = r.Uvarint()
+	out.Hardware.BandwidthMbps = r.Uvarint()
+	model := r.Bytes(maxGPUModelLen)
+	admission := r.Bytes(MaxInviteSize)
+	if r.Err != nil {
+		return r.Err
 	}
-	if len(r.b) != 0 {
-		return fmt.Errorf("%w: %d trailing bytes", ErrMalformed, len(r.b))
+	if len(r.B) != 0 {
+		return fmt.Errorf("%w: %d trailing bytes", ErrMalformed, len(r.B))
 	}
 	if out.Kind != KindHeartbeat && out.Kind != KindDeathrattle {
 		return fmt.Errorf("%w: %d", ErrUnknownKind, out.Kind)
@@ -194,76 +196,11 @@ func (h *Heartbeat) UnmarshalBinary(data []byte) error {
 	return nil
 }
 
-func appendBytes(b, s []byte) []byte {
-	b = binary.AppendUvarint(b, uint64(len(s)))
-	return append(b, s...)
-}
+func appendBytes(b, s []byte) []byte { return wirefmt.AppendBytes(b, s) }
 
-// wireReader decodes with a sticky error so the decoder reads straight through.
-type wireReader struct {
-	b   []byte
-	err error
-}
+// wireReader is the shared sticky-error reader; failures wrap ErrMalformed.
+type wireReader struct{ wirefmt.Reader }
 
-func (r *wireReader) fail(what string) {
-	if r.err == nil {
-		r.err = fmt.Errorf("%w: truncated or invalid %s", ErrMalformed, what)
-	}
-	r.b = nil
-}
-
-func (r *wireReader) u8() byte {
-	if r.err != nil || len(r.b) < 1 {
-		r.fail("header")
-		return 0
-	}
-	v := r.b[0]
-	r.b = r.b[1:]
-	return v
-}
-
-func (r *wireReader) uvarint() uint64 {
-	if r.err != nil {
-		return 0
-	}
-	v, n := binary.Uvarint(r.b)
-	// Overlong encodings are refused so that every message has one encoding.
-	if n <= 0 || n != uvarintLen(v) {
-		r.fail("integer")
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
-
-func (r *wireReader) uvarintMax(limit uint64) uint64 {
-	v := r.uvarint()
-	if v > limit {
-		r.fail("integer range")
-		return 0
-	}
-	return v
-}
-
-func (r *wireReader) bytes(limit int) []byte {
-	n := r.uvarint()
-	if r.err != nil {
-		return nil
-	}
-	if n > uint64(limit) || n > uint64(len(r.b)) {
-		r.fail("length")
-		return nil
-	}
-	v := r.b[:n]
-	r.b = r.b[n:]
-	return v
-}
-
-func uvarintLen(v uint64) int {
-	n := 1
-	for v >= 0x80 {
-		v >>= 7
-		n++
-	}
-	return n
+func newWireReader(data []byte) *wireReader {
+	return &wireReader{wirefmt.NewReader(data, ErrMalformed)}
 }

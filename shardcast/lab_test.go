@@ -262,12 +262,10 @@ func TestLabBroadcast(t *testing.T) {
 			t0, _ := strconv.ParseInt(f[2], 10, 64)
 			ideal := float64(size) * 8 / (float64(mbit) * 1e6)
 			var last int64
-			var served []string
 			for _, p := range l.procs[1:] {
 				d := strings.Fields(p.expect(t, "DONE "+f[1], time.Duration(20*ideal+60)*time.Second))
 				at, _ := strconv.ParseInt(d[2], 10, 64)
 				last = max(last, at)
-				served = append(served, d[4])
 				t.Logf("node done at %.2fs: %s", float64(at-t0)/1e9, strings.Join(d[3:], " "))
 			}
 			l.procs[0].send(t, "STATS")

@@ -133,7 +133,7 @@ func benchmarkVerify(b *testing.B, par int) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	noisy := gpuNoise(seq, 1, 0.3)
+	noisy := Jitter(seq, 1, 0.3)
 	benchPass(b, noisy, par, func() error {
 		res, err := Verify(ctx, proof, noisy, WithParallelism(par))
 		if err == nil && !res.Accepted {

@@ -38,7 +38,7 @@ func TestLabLargeInference(t *testing.T) {
 		}
 		prove := time.Since(t0)
 
-		noisy := gpuNoise(seq, 2, 0.3)
+		noisy := Jitter(seq, 2, 0.3)
 		read2 := bestOf3(func() { sink += readWords(asWords(noisy.States), par) })
 		t0 = time.Now()
 		res, err := Verify(ctx, proof, noisy, WithParallelism(par))

@@ -181,31 +181,6 @@ func fp16Sequence(states []float32, d, promptLen int) Sequence {
 	return Sequence{DType: FP16, Hidden: d, PromptLen: promptLen, States: bits}
 }
 
-// gpuNoise returns a copy of s with the bit-level jitter of bf16 GPU
-// non-determinism: a fraction of the values moves by one unit in the last
-// place, a few by two (the paper's observation: honest reruns on other
-// hardware differ by a few ULPs in some values).
-func gpuNoise(s Sequence, seed uint64, frac float64) Sequence {
-	r := rand.New(rand.NewPCG(seed, 3))
-	c := s
-	c.States = make([]uint16, len(s.States))
-	for i, b := range s.States {
-		if r.Float64() < frac && b&0x7fff != 0 && b&0x7f80 != 0x7f80 {
-			step := uint16(1)
-			if r.IntN(8) == 0 {
-				step = 2
-			}
-			if r.IntN(2) == 0 {
-				b += step
-			} else {
-				b -= step
-			}
-		}
-		c.States[i] = b
-	}
-	return c
-}
-
 func randomTokens(seed uint64, n, vocab int) []int {
 	r := rand.New(rand.NewPCG(seed, 5))
 	t := make([]int, n)

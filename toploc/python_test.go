@@ -86,7 +86,7 @@ func TestPythonRoundTrip(t *testing.T) {
 	honest := filepath.Join(dir, "honest.npy")
 	writeNPY(t, honest, s.honest)
 	noisy := filepath.Join(dir, "noisy.npy")
-	writeNPY(t, noisy, gpuNoise(bf16Sequence(s.model.forward(s.tokens, precBF16, 16), simD, simPrompt), 3, 1))
+	writeNPY(t, noisy, Jitter(bf16Sequence(s.model.forward(s.tokens, precBF16, 16), simD, simPrompt), 3, 1))
 	otherPrompt := filepath.Join(dir, "other.npy")
 	writeNPY(t, otherPrompt, bf16Sequence(s.model.forward(append(randomTokens(3, simPrompt, simVocab), s.tokens[simPrompt:]...), precBF16, 1), simD, simPrompt))
 
@@ -150,7 +150,7 @@ func TestPythonRoundTrip(t *testing.T) {
 			t.Fatalf("chunk %d: python proved %s, Go %s", i, p.Chunks[i], s.proof.Chunks[i])
 		}
 	}
-	res, err := Verify(context.Background(), p, gpuNoise(s.honest, 5, 0.5))
+	res, err := Verify(context.Background(), p, Jitter(s.honest, 5, 0.5))
 	if err != nil || !res.Accepted {
 		t.Fatalf("python proof against noisy activations: %+v %v", res, err)
 	}

@@ -66,9 +66,9 @@ func TestHonestWorkAccepted(t *testing.T) {
 		"split-K 4 rerun":  bf16Sequence(s.model.forward(s.tokens, precBF16, 4), simD, simPrompt),
 		"split-K 16 rerun": bf16Sequence(s.model.forward(s.tokens, precBF16, 16), simD, simPrompt),
 		// Bit-level jitter on 30% and on every value.
-		"1-2 ulp noise on 30%":  gpuNoise(s.honest, 1, 0.3),
-		"1-2 ulp noise on 100%": gpuNoise(s.honest, 2, 1),
-		"rerun plus noise":      gpuNoise(bf16Sequence(s.model.forward(s.tokens, precBF16, 16), simD, simPrompt), 3, 1),
+		"1-2 ulp noise on 30%":  Jitter(s.honest, 1, 0.3),
+		"1-2 ulp noise on 100%": Jitter(s.honest, 2, 1),
+		"rerun plus noise":      Jitter(bf16Sequence(s.model.forward(s.tokens, precBF16, 16), simD, simPrompt), 3, 1),
 	} {
 		t.Run(name, func(t *testing.T) {
 			res := s.verify(t, seq)
@@ -128,7 +128,7 @@ func TestTightThresholdsCatchQuantizedWeights(t *testing.T) {
 	if quant.Accepted {
 		t.Fatal("fp8-weight model accepted under tight thresholds")
 	}
-	honest := s.verify(t, gpuNoise(bf16Sequence(s.model.forward(s.tokens, precBF16, 16), simD, simPrompt), 3, 1), tight)
+	honest := s.verify(t, Jitter(bf16Sequence(s.model.forward(s.tokens, precBF16, 16), simD, simPrompt), 3, 1), tight)
 	if !honest.Accepted {
 		t.Fatalf("honest rerun rejected under tight thresholds: %s", honest.Reason)
 	}
@@ -332,7 +332,7 @@ func TestCollidingIndices(t *testing.T) {
 	if m := p.Chunks[0].Modulus; m == Prime {
 		t.Fatalf("modulus %d: indices 5 and 5+%d collide, want a smaller one", m, Prime)
 	}
-	res, err := Verify(context.Background(), p, gpuNoise(s, 1, 0.3))
+	res, err := Verify(context.Background(), p, Jitter(s, 1, 0.3))
 	if err != nil || !res.Accepted || res.Chunks[0].ExpMismatches > 2 {
 		t.Fatalf("%+v %v", res, err)
 	}

@@ -114,6 +114,19 @@ func ownerKey(g *globals) (crypto.PrivKey, error) {
 	return k, err
 }
 
+// ownedPoolKey returns the owner key of pool id, or a usage error when this
+// data directory does not own it.
+func ownedPoolKey(g *globals, id, verb string) (crypto.PrivKey, error) {
+	key, err := ownerKey(g)
+	if err != nil {
+		return nil, err
+	}
+	if err := p2p.CheckOwner(id, key.GetPublic()); err != nil {
+		return nil, usagef("%v: only the owner's data directory can %s %s", err, verb, id)
+	}
+	return key, nil
+}
+
 // poolNode starts a short-lived node with a throwaway identity to talk to
 // the swarm (so it never clashes with a long-running node of the same data
 // directory), and waits for a bootstrap peer.
@@ -240,12 +253,9 @@ func newPoolUpdateCmd(g *globals) *cobra.Command {
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id := args[0]
-			key, err := ownerKey(g)
+			key, err := ownedPoolKey(g, id, "update")
 			if err != nil {
 				return err
-			}
-			if err := p2p.CheckOwner(id, key.GetPublic()); err != nil {
-				return usagef("%v: only the owner's data directory can update %s", err, id)
 			}
 			var ck cid.Cid
 			if checkpoint != "" {
@@ -297,12 +307,9 @@ func newPoolCloseCmd(g *globals) *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id := args[0]
-			key, err := ownerKey(g)
+			key, err := ownedPoolKey(g, id, "close")
 			if err != nil {
 				return err
-			}
-			if err := p2p.CheckOwner(id, key.GetPublic()); err != nil {
-				return usagef("%v: only the owner's data directory can close %s", err, id)
 			}
 			cur, err := findPool(cmd.Context(), g, &f, id)
 			if err != nil {
