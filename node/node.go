@@ -302,7 +302,7 @@ func (n *Node) Close() error {
 		go func() {
 			defer wg.Done()
 			pm.stopRendezvous()
-			if err := pm.m.Leave(ctx); err != nil {
+			if err := pm.m.LeaveForShutdown(ctx); err != nil {
 				n.log.Warn("leave on close", "pool", name, "err", err)
 			}
 		}()

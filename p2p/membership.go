@@ -738,7 +738,15 @@ func (m *Membership) probe(ctx context.Context, id peer.ID) (alive, definite boo
 
 // Leave publishes a deathrattle, waits DeathrattleLinger for gossip to carry
 // it, and stops the membership.
-func (m *Membership) Leave(ctx context.Context) error {
+func (m *Membership) Leave(ctx context.Context) error { return m.leave(ctx, true) }
+
+// LeaveForShutdown sends the deathrattle like Leave but stays subscribed to
+// the topic: the host is about to close, and an explicit unsubscribe would
+// make every mesh peer refuse this peer ID's GRAFTs for gossipsub's
+// unsubscribe backoff, which keeps a node restarted at once from being heard.
+func (m *Membership) LeaveForShutdown(ctx context.Context) error { return m.leave(ctx, false) }
+
+func (m *Membership) leave(ctx context.Context, unsubscribe bool) error {
 	m.mu.Lock()
 	closed := m.closed
 	m.mu.Unlock()
@@ -755,7 +763,7 @@ func (m *Membership) Leave(ctx context.Context) error {
 		case <-time.After(m.cfg.DeathrattleLinger):
 		}
 	}
-	m.Close()
+	m.close(unsubscribe)
 	if err != nil {
 		return fmt.Errorf("p2p: pool %s: deathrattle: %w", m.pool, err)
 	}
@@ -764,7 +772,9 @@ func (m *Membership) Leave(ctx context.Context) error {
 
 // Close stops the membership without a deathrattle (peers will detect the
 // silence). It waits for every goroutine to finish.
-func (m *Membership) Close() {
+func (m *Membership) Close() { m.close(true) }
+
+func (m *Membership) close(unsubscribe bool) {
 	m.mu.Lock()
 	if m.closed {
 		m.mu.Unlock()
@@ -777,9 +787,11 @@ func (m *Membership) Close() {
 	}
 	m.mu.Unlock()
 	m.cancel()
-	m.sub.Cancel()
 	<-m.beatDone
 	m.wg.Wait()
-	_ = m.ps.UnregisterTopicValidator(m.name)
-	_ = m.topic.Close()
+	if unsubscribe {
+		m.sub.Cancel()
+		_ = m.ps.UnregisterTopicValidator(m.name)
+		_ = m.topic.Close()
+	}
 }

@@ -99,11 +99,22 @@ func TestPoolCLI(t *testing.T) {
 	if _, errs, code = cli(research, "pool", "invite", id, "0x1234"); code != 2 || !strings.Contains(errs, "ledger pool invite") {
 		t.Fatalf("invite to an address: exit %d: %s", code, errs)
 	}
+	// A second invited worker: the two admit each other (each checks the
+	// invite in the other's heartbeats).
+	worker2 := filepath.Join(root, "worker2")
+	worker2ID, _, _ := cli(worker2, "id")
+	worker2ID = strings.TrimSpace(worker2ID)
+	inv2 := filepath.Join(root, "invite2.txt")
+	if _, errs, code = cli(research, "pool", "invite", id, worker2ID, "-o", inv2); code != 0 {
+		t.Fatalf("pool invite exited %d: %s", code, errs)
+	}
 	w := startProc(t, "worker", append([]string{"--home", worker, "join", id, "--invite", invFile, "--json", "--bootstrap", bootAddr}, localNode[:3]...)...)
+	w2 := startProc(t, "worker2", append([]string{"--home", worker2, "join", id, "--invite", inv2, "--json", "--bootstrap", bootAddr}, localNode[:3]...)...)
 	if got := startedPeer(t, w); got != workerID {
 		t.Fatalf("worker started as %s, want %s", got, workerID)
 	}
-	w.event(60*time.Second, "join", workerID)
+	w.event(60*time.Second, "join", worker2ID)
+	w2.event(60*time.Second, "join", workerID)
 
 	// The owner updates the description; show sees the new sequence number.
 	if out, errs, code = cli(research, append([]string{"pool", "update", id, "--description", "second version"}, net...)...); code != 0 {

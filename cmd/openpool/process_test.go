@@ -136,6 +136,9 @@ func (p *proc) waitLine(timeout time.Duration, what string, match func(string) b
 		default:
 		}
 		if time.Now().After(deadline) {
+			for _, l := range p.lines[max(0, len(p.lines)-8):] {
+				p.t.Log(l)
+			}
 			p.t.Fatalf("%s: no %s within %v", p.name, what, timeout)
 		}
 		p.cond.Wait()

@@ -86,6 +86,32 @@ func finish(t *testing.T, p *Process, start time.Time, outer int) []string {
 	return steps
 }
 
+// weights returns the SHA-256 of the final weights a finished worker
+// printed ("training finished (weights sha256 …)").
+func weights(p *Process) string {
+	out := string(p.Output())
+	const marker = "weights sha256 "
+	i := strings.LastIndex(out, marker)
+	if i < 0 {
+		return ""
+	}
+	return strings.TrimRight(strings.Fields(out[i+len(marker):])[0], ");")
+}
+
+// sameWeights checks that every process ended on the same weights.
+func sameWeights(t *testing.T, procs []*Process) {
+	t.Helper()
+	seen := map[string][]int{}
+	for _, p := range procs {
+		w := weights(p)
+		seen[w] = append(seen[w], p.Node.Index)
+	}
+	fmt.Printf("SCENARIO %s: final weights %v\n", t.Name(), seen)
+	if len(seen) != 1 || seen[""] != nil {
+		t.Errorf("workers ended on different weights (sha256 -> nodes): %v", seen)
+	}
+}
+
 // TestScenarioJoin: four workers finish 5 outer steps together, all
 // direct; with node 4 behind its own NAT (it can dial out, nobody can dial
 // it); with nodes 3 and 4 each behind its own NAT (they reach each other
@@ -108,6 +134,7 @@ func TestScenarioJoin(t *testing.T) {
 			for _, p := range procs {
 				finish(t, p, start, outer)
 			}
+			sameWeights(t, procs)
 		})
 	}
 }
@@ -134,4 +161,5 @@ func TestScenarioCut(t *testing.T) {
 			t.Errorf("node %d: last step %q, want a group of 3 after the cut", p.Node.Index, steps)
 		}
 	}
+	sameWeights(t, procs[:workers-1])
 }
