@@ -224,11 +224,17 @@ format = "json"
 		}
 		return string(b)
 	}
+	// The bootstrap node registers the inbound connection on its own
+	// schedule: wait for it before reading every metric.
 	metrics := get("/metrics")
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(metrics, "openpool_connected_peers 1\n") && time.Now().Before(deadline); {
+		time.Sleep(100 * time.Millisecond)
+		metrics = get("/metrics")
+	}
 	for _, want := range []string{"openpool_connected_peers 1", "openpool_libp2p_streams{direction=", "openpool_rcmgr_connections{direction=\"inbound\"} 1",
 		"openpool_rcmgr_fds", `openpool_rcmgr_limit{resource="conns_inbound"}`, "openpool_rcmgr_memory_bytes", "openpool_dht_routing_table_peers", "go_goroutines", "go_gc_heap_live_bytes", "process_open_fds", "process_max_fds " + itoa(maxFiles)} {
 		if !strings.Contains(metrics, want) {
-			t.Errorf("metrics lack %q", want)
+			t.Errorf("metrics lack %q; they have:\n%s", want, grepLines(metrics, strings.Fields(strings.Split(want, "{")[0])[0]))
 		}
 	}
 	if !strings.Contains(get("/"), "status.js") {
@@ -275,4 +281,15 @@ func TestExampleBootstrapConfig(t *testing.T) {
 	if _, err := f.options(&globals{home: t.TempDir(), stdout: io.Discard, stderr: io.Discard}); err != nil {
 		t.Errorf("example addresses: %v", err)
 	}
+}
+
+// grepLines returns the lines of s that start with prefix.
+func grepLines(s, prefix string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.HasPrefix(l, prefix) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }
