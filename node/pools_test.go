@@ -333,7 +333,7 @@ func TestInviteOnlyPool(t *testing.T) {
 	for _, c := range cases {
 		nd := nodetest.Node(t, boot, fastPools, fast)
 		find(nd)
-		err := nd.Join(ctx, d.ID, node.WithInvite(c.token(nd.ID())))
+		err := joinRefused(nd, d.ID, node.WithInvite(c.token(nd.ID())))
 		if !errors.Is(err, c.want) {
 			t.Errorf("%s: join error %v, want %v", c.name, err, c.want)
 		} else {
@@ -535,7 +535,7 @@ func TestChainInviteAdmission(t *testing.T) {
 	}
 	thief := nodetest.Node(t, boot, fastPools, fast)
 	joinWhenFound(t, worker, d.ID, node.WithInvite(tok))
-	if err := thief.Join(ctx, d.ID, node.WithInvite(tok)); !errors.Is(err, p2p.ErrInviteWrongPeer) {
+	if err := joinRefused(thief, d.ID, node.WithInvite(tok)); !errors.Is(err, p2p.ErrInviteWrongPeer) {
 		t.Errorf("stolen chain token: %v", err)
 	}
 	forged := inv
@@ -544,7 +544,7 @@ func TestChainInviteAdmission(t *testing.T) {
 		t.Fatal(err)
 	}
 	ftok, _ := ledger.NewAdmissionToken(forged, workerEth, thief.ID())
-	if err := thief.Join(ctx, d.ID, node.WithInvite(ftok)); !errors.Is(err, p2p.ErrInviteWrongOwner) {
+	if err := joinRefused(thief, d.ID, node.WithInvite(ftok)); !errors.Is(err, p2p.ErrInviteWrongOwner) {
 		t.Errorf("chain invite not signed by the owner: %v", err)
 	}
 	if !nodetest.WaitFor(30*time.Second, func() bool {
@@ -552,4 +552,17 @@ func TestChainInviteAdmission(t *testing.T) {
 	}) {
 		t.Fatalf("owner and chain-invited worker do not see each other: %d %d", nodetest.AliveCount(owner, d.ID), nodetest.AliveCount(worker, d.ID))
 	}
+}
+
+// joinRefused joins id, retrying while the pool is not found yet (a node
+// that just started may not reach the DHT at once), and returns the error.
+func joinRefused(nd *node.Node, id string, opts ...node.JoinOption) error {
+	var err error
+	nodetest.WaitFor(30*time.Second, func() bool {
+		jctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		err = nd.Join(jctx, id, opts...)
+		return !errors.Is(err, p2p.ErrPoolNotFound)
+	})
+	return err
 }

@@ -420,6 +420,7 @@ func (r *PoolRegistry) Watch(ctx context.Context, buf int) <-chan *PoolDescripto
 // pools topic, and keeps republishing it until Forget or Close. It fails
 // when d is not newer than the descriptor already known for its ID.
 func (r *PoolRegistry) Publish(ctx context.Context, d *PoolDescriptor) error {
+	d0 := d
 	raw, err := d.MarshalBinary()
 	if err != nil {
 		return fmt.Errorf("p2p: publish pool: %w", err)
@@ -447,6 +448,22 @@ func (r *PoolRegistry) Publish(ctx context.Context, d *PoolDescriptor) error {
 		cancel()
 	}
 	r.gossip(ctx, raw)
+	// Gossip sent just after peers meet can miss some of them: repeat it a
+	// few times soon after, before the regular republish interval.
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		for _, d := range []time.Duration{time.Second, 2 * time.Second, 4 * time.Second} {
+			select {
+			case <-r.ctx.Done():
+				return
+			case <-time.After(d):
+			}
+			if cur, ok := r.Get(d0.ID); ok && cur.Seq == d0.Seq {
+				r.gossip(r.ctx, raw)
+			}
+		}
+	}()
 	if err := r.putDHT(ctx, d.ID, raw); err != nil {
 		// Gossip and the republish loop still spread it; the caller decides
 		// whether a missing DHT copy matters.
