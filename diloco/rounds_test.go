@@ -7,6 +7,7 @@ import (
 	"os"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -244,4 +245,19 @@ func TestRoundsStalledPeer(t *testing.T) {
 		t.Fatalf("the staller completed the survivors' round")
 	}
 	t.Logf("survivors: attempt %d; staller: group %d, err %v", outs[ok[0]].res.Attempt, len(outs[staller].res.Group), outs[staller].err)
+}
+
+// TestRoundsAdmit: with WithAdmit refusing one peer (a node that was never
+// admitted to an invite-only pool), that peer's round messages are rejected
+// at the topic validator: the other three form the group without it and
+// agree bit for bit on the mean of their own inputs.
+func TestRoundsAdmit(t *testing.T) {
+	var rogue atomic.Value
+	rogue.Store(peer.ID(""))
+	admit := func(id peer.ID) bool { return id != rogue.Load().(peer.ID) }
+	p := newPool(t, 4, nil, diloco.WithAdmit(admit), diloco.WithMode(diloco.Float32))
+	rogue.Store(p.hosts[3].ID())
+	src := vectors(4, 4096)
+	outs := averageAll(p, 0, src, nil)
+	checkSurvivors(t, p, outs, src, []int{0, 1, 2}, 1e-8)
 }
