@@ -11,7 +11,6 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
-	"github.com/openpool/openpool/diloco"
 	"github.com/openpool/openpool/diloco/tensor"
 	"github.com/openpool/openpool/node"
 	"github.com/openpool/openpool/p2p"
@@ -28,6 +27,8 @@ type stepLine struct {
 	Group      int       `json:"group"`
 	BytesSent  int64     `json:"bytes_sent"`
 	TotalBytes int64     `json:"total_bytes"`
+	TrainMS    float64   `json:"train_ms,omitempty"` // time in the inner steps (toy trainer)
+	RoundMS    float64   `json:"round_ms"`           // time in the all-reduce round
 }
 
 // jsonFloat drops NaN (unknown loss), which JSON cannot carry.
@@ -37,6 +38,8 @@ func jsonFloat(v float64) *float64 {
 	}
 	return &v
 }
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // trainedLine is the --json line that ends training: the SHA-256 of the
 // final weights, equal on every worker that finished the same rounds.
@@ -124,7 +127,7 @@ func newJoinCmd(g *globals) *cobra.Command {
 			defer sub.Close()
 			// The DiLoCo outer loop, when a trainer is set, runs beside the
 			// member table and reports each outer step.
-			steps := make(chan diloco.Progress, 16)
+			steps := make(chan stepReport, 16)
 			var trainDone chan trainOutcome // nil without a trainer: never ready in the select below
 			if tf.enabled() {
 				trainDone = make(chan trainOutcome, 1)
@@ -133,7 +136,7 @@ func newJoinCmd(g *globals) *cobra.Command {
 				defer func() { stopTrain(); <-finished }()
 				go func() {
 					defer close(finished)
-					w, err := runTraining(tctx, g, n, pool, &tf, func(p diloco.Progress) {
+					w, err := runTraining(tctx, g, n, pool, &tf, func(p stepReport) {
 						select {
 						case steps <- p:
 						default: // the display is behind; the step is in the next line's total
@@ -176,9 +179,10 @@ func newJoinCmd(g *globals) *cobra.Command {
 				case p := <-steps:
 					if asJSON {
 						_ = enc.Encode(stepLine{Time: time.Now(), Event: "outer_step", Pool: pool, Step: p.Step, Loss: jsonFloat(p.Loss),
-							Applied: p.Applied, Group: p.Group, BytesSent: p.BytesSent, TotalBytes: p.TotalBytes})
+							Applied: p.Applied, Group: p.Group, BytesSent: p.BytesSent, TotalBytes: p.TotalBytes,
+							TrainMS: ms(p.Train), RoundMS: ms(p.Round)})
 					} else {
-						line := formatProgress(p)
+						line := formatProgress(p.Progress)
 						if tty {
 							log = append(log, line)
 						} else {

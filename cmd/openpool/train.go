@@ -39,6 +39,9 @@ type trainFlags struct {
 	innerSteps int
 	outerSteps uint64
 	minWorkers int
+	// toy trainer knobs for benchmarks (docs/BENCHMARKS.md)
+	toyStepTime time.Duration
+	toyParams   int
 }
 
 func (f *trainFlags) register(cmd *cobra.Command) {
@@ -48,6 +51,8 @@ func (f *trainFlags) register(cmd *cobra.Command) {
 	fl.IntVar(&f.innerSteps, "inner-steps", 50, "DiLoCo inner steps H per outer step")
 	fl.Uint64Var(&f.outerSteps, "outer-steps", 0, "stop after this many outer steps (0: run until stopped)")
 	fl.IntVar(&f.minWorkers, "min-workers", 2, "wait until this many pool members (this node included) are alive before the first outer step")
+	fl.DurationVar(&f.toyStepTime, "toy-step-time", 0, "with --trainer toy: make every inner step last this long, as a larger model would (benchmarks)")
+	fl.IntVar(&f.toyParams, "toy-params", 0, "with --trainer toy: add this many parameters to the model, so the all-reduce moves as much (benchmarks)")
 }
 
 func (f *trainFlags) enabled() bool { return f.trainer != "" || f.trainerAPI != "" }
@@ -69,27 +74,35 @@ func (f *trainFlags) validate() error {
 }
 
 // toyTrainer returns the toy trainer of the worker with this peer ID.
-func toyTrainer(pool string, id peer.ID) (*toy.Trainer, error) {
+func toyTrainer(pool string, id peer.ID, opts ...toy.Option) (*toy.Trainer, error) {
 	h := fnv.New64a()
 	h.Write([]byte(pool))
 	data := toy.Synthetic(h.Sum64(), toyRows, toyFeatures)
 	h.Write([]byte(id))
 	shard := int(h.Sum64() % toyShards)
-	return toy.NewTrainer(data.Split(toyShards)[shard], toyLR, toyBatch, h.Sum64())
+	return toy.NewTrainer(data.Split(toyShards)[shard], toyLR, toyBatch, h.Sum64(), opts...)
+}
+
+// stepReport is one outer step as join reports it: the worker's progress
+// and the time the trainer spent in the step's inner steps (0: unknown).
+type stepReport struct {
+	diloco.Progress
+	Train time.Duration
 }
 
 // runTraining runs the DiLoCo outer loop of n in pool until ctx ends or the
 // step limit is reached, reporting each outer step to progress.
-func runTraining(ctx context.Context, g *globals, n *node.Node, pool string, f *trainFlags, progress func(diloco.Progress)) (*tensor.Set, error) {
+func runTraining(ctx context.Context, g *globals, n *node.Node, pool string, f *trainFlags, progress func(stepReport)) (*tensor.Set, error) {
 	var tr diloco.Trainer
+	trainTime := func() time.Duration { return 0 }
 	log := g.logger()
 	switch {
 	case f.trainer == "toy":
-		t, err := toyTrainer(pool, n.ID())
+		t, err := toyTrainer(pool, n.ID(), toy.WithStepTime(f.toyStepTime), toy.WithParams(f.toyParams))
 		if err != nil {
-			return nil, err
+			return nil, usageError{err}
 		}
-		tr = t
+		tr, trainTime = t, t.LastTrainTime
 	case f.trainerAPI != "":
 		srv, err := trainerapi.NewServer(f.innerSteps, trainerapi.WithLogger(log))
 		if err != nil {
@@ -133,7 +146,9 @@ func runTraining(ctx context.Context, g *globals, n *node.Node, pool string, f *
 		case <-time.After(time.Second):
 		}
 	}
-	return runPoolWorker(ctx, n, pool, tr, log, f.innerSteps, f.outerSteps, filepath.Join(stateDir, pool+".state"), progress)
+	// progress runs on the worker's goroutine, after Train: trainTime is the step's.
+	report := func(p diloco.Progress) { progress(stepReport{p, trainTime()}) }
+	return runPoolWorker(ctx, n, pool, tr, log, f.innerSteps, f.outerSteps, filepath.Join(stateDir, pool+".state"), report)
 }
 
 // runPoolWorker wires DiLoCo to a node's pool: the round group is the pool's

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"time"
 
 	"github.com/openpool/openpool/diloco"
 	"github.com/openpool/openpool/diloco/tensor"
@@ -66,6 +67,8 @@ func (ds Dataset) Split(k int) []Dataset {
 const (
 	WeightName = "linear.weight"
 	BiasName   = "linear.bias"
+	// BallastName is the tensor of extra parameters (WithParams).
+	BallastName = "ballast"
 )
 
 // InitialWeights is the model at zero (equal on every worker).
@@ -100,34 +103,106 @@ func Loss(w *tensor.Set, ds Dataset) float64 {
 	return sum / float64(ds.Len())
 }
 
-// Trainer trains the model on one worker's shard.
+// Trainer trains the model on one worker's shard. It is not safe for
+// concurrent use (the DiLoCo worker calls it from one goroutine).
 type Trainer struct {
 	data  Dataset
 	lr    float32
 	batch int
 	rng   *rand.Rand
+	cfg   config
+	last  time.Duration // wall time of the last Train call
+}
+
+type config struct {
+	stepTime time.Duration
+	params   int
+}
+
+// Option configures a Trainer.
+type Option func(*config) error
+
+// WithStepTime makes every inner step last at least d, as if a model of
+// realistic size were computing on an accelerator: after its own (tiny)
+// computation a step sleeps until d after the previous one, on a fixed
+// schedule so that sleep overshoot does not add up. Sleeping leaves the CPU
+// to the network stack, as an accelerator would. Benchmarks use it to
+// measure DiLoCo's compute utilization.
+func WithStepTime(d time.Duration) Option {
+	return func(c *config) error {
+		if d < 0 {
+			return fmt.Errorf("toy: step time %v: must not be negative", d)
+		}
+		c.stepTime = d
+		return nil
+	}
+}
+
+// WithParams adds n ballast parameters to the model (the tensor
+// BallastName) so that every outer step's all-reduce carries n more values,
+// as a model of that size would. The trainer moves them by a small seeded
+// random step once per Train call, so the pseudo-gradient is dense; they do
+// not enter the loss.
+func WithParams(n int) Option {
+	return func(c *config) error {
+		if n < 0 || n > 1<<30 {
+			return fmt.Errorf("toy: %d ballast parameters: want 0..2^30", n)
+		}
+		c.params = n
+		return nil
+	}
 }
 
 // NewTrainer returns a trainer over data with SGD learning rate lr and the
 // given minibatch size; seed fixes the minibatch order.
-func NewTrainer(data Dataset, lr float64, batch int, seed uint64) (*Trainer, error) {
+func NewTrainer(data Dataset, lr float64, batch int, seed uint64, opts ...Option) (*Trainer, error) {
 	if data.Len() == 0 || batch < 1 || lr <= 0 {
 		return nil, fmt.Errorf("toy: need data, batch >= 1 and lr > 0")
 	}
-	return &Trainer{data: data, lr: float32(lr), batch: batch, rng: rand.New(rand.NewPCG(seed, 1))}, nil
+	var cfg config
+	for _, o := range opts {
+		if err := o(&cfg); err != nil {
+			return nil, err
+		}
+	}
+	return &Trainer{data: data, lr: float32(lr), batch: batch, rng: rand.New(rand.NewPCG(seed, 1)), cfg: cfg}, nil
 }
+
+// LastTrainTime is the wall time of the last Train call: the time the
+// worker spent computing (or, with WithStepTime, pretending to).
+func (t *Trainer) LastTrainTime() time.Duration { return t.last }
 
 // InitialWeights implements diloco.Trainer.
 func (t *Trainer) InitialWeights(context.Context) (*tensor.Set, error) {
-	return InitialWeights(t.data.D), nil
+	if t.cfg.params == 0 {
+		return InitialWeights(t.data.D), nil
+	}
+	d := t.data.D
+	return tensor.NewSet(
+		tensor.Tensor{Name: WeightName, Shape: []int{1, d}, Data: make([]float32, d)},
+		tensor.Tensor{Name: BiasName, Shape: []int{1}, Data: make([]float32, 1)},
+		tensor.Tensor{Name: BallastName, Shape: []int{t.cfg.params}, Data: make([]float32, t.cfg.params)},
+	)
 }
 
 // Train implements diloco.Trainer: h SGD steps from start, in place.
 func (t *Trainer) Train(ctx context.Context, _ uint64, start *tensor.Set, h int) (diloco.TrainResult, error) {
+	began := time.Now()
+	defer func() { t.last = time.Since(began) }()
 	wt, ok1 := start.Get(WeightName)
 	bt, ok2 := start.Get(BiasName)
 	if !ok1 || !ok2 || len(wt.Data) != t.data.D {
 		return diloco.TrainResult{}, fmt.Errorf("toy: weights do not fit a %d-feature model", t.data.D)
+	}
+	if t.cfg.params > 0 {
+		ballast, ok := start.Get(BallastName)
+		if !ok || len(ballast.Data) != t.cfg.params {
+			return diloco.TrainResult{}, fmt.Errorf("toy: weights have no %d-value %s tensor", t.cfg.params, BallastName)
+		}
+		step := t.lr * 1e-3
+		for i := range ballast.Data {
+			ballast.Data[i] += step * float32(t.rng.NormFloat64())
+		}
 	}
 	w, b := wt.Data, bt.Data
 	d := t.data.D
@@ -164,6 +239,27 @@ func (t *Trainer) Train(ctx context.Context, _ uint64, start *tensor.Set, h int)
 			w[j] -= scale * grad[j]
 		}
 		b[0] -= scale * gb
+		if t.cfg.stepTime > 0 {
+			if err := sleepUntil(ctx, began.Add(time.Duration(s+1)*t.cfg.stepTime)); err != nil {
+				return diloco.TrainResult{}, err
+			}
+		}
 	}
 	return diloco.TrainResult{Weights: start, Loss: lossSum / float64(h*t.batch)}, nil
+}
+
+// sleepUntil sleeps until deadline or ctx ends.
+func sleepUntil(ctx context.Context, deadline time.Time) error {
+	d := time.Until(deadline)
+	if d <= 0 {
+		return ctx.Err()
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
