@@ -11,14 +11,18 @@
 #       toy` workers over 80 ms RTT, all direct, one behind NAT, with 1%
 #       loss, and with one worker cut mid-training; prints each worker's
 #       outer steps. NETLAB_OPENPOOL may name a prebuilt binary.
-#   scripts/netlab-check.sh all       both.
+#   scripts/netlab-check.sh utilization  DiLoCo compute utilization (time
+#       training / total time) at H = 100 and 500 with a configured per-step
+#       compute time (TestUtilizationDiLoCo; knobs NETLAB_UTIL_*).
+#   scripts/netlab-check.sh all       validation and scenario.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 case "${1:-validation}" in
 validation) run='^TestNetlab' ;;
 scenario) run='^TestScenario' ;;
+utilization) run='^TestUtilization' ;;
 all) run='^(TestNetlab|TestScenario)' ;;
-*) echo "usage: $0 [validation|scenario|all]" >&2; exit 2 ;;
+*) echo "usage: $0 [validation|scenario|utilization|all]" >&2; exit 2 ;;
 esac
 if [ "$(id -u)" != 0 ] || ! command -v ip >/dev/null || ! command -v tc >/dev/null; then
 	echo "netlab-check: skipped (needs root, ip and tc)"
@@ -33,5 +37,6 @@ grep -E '^\s+\S+_test\.go:[0-9]+: ' "$log" | grep -vE ': (link [0-9]+|emulator):
 echo
 echo "== netlab figures"
 grep -E '^(FIGURE|SCENARIO) ' "$log" | sed -E 's/^(FIGURE|SCENARIO) //' || true
+grep -E '^BENCH ' "$log" || true
 grep -E '^\s*(--- |ok|FAIL|panic)' "$log" || true
 exit "$status"
