@@ -32,7 +32,8 @@ func PseudoGradient(dst, start, end []float32) {
 // LoadState keep on disk so that a restarted worker continues exactly.
 type Nesterov struct {
 	LR, Momentum float64
-	Step         uint64    // outer steps applied
+	Step         uint64    // outer steps taken (applied or skipped)
+	Applied      uint64    // outer steps applied
 	Buf          []float32 // momentum buffer, nil until the first step
 }
 
@@ -62,6 +63,7 @@ func (o *Nesterov) Apply(w, g []float32) error {
 		w[i] -= float32(lr * (gi + float32(m*b)))
 	}
 	o.Step++
+	o.Applied++
 	return nil
 }
 
@@ -88,6 +90,7 @@ func (o *Nesterov) SaveState(path string, weights []float32) error {
 	defer os.Remove(tmp.Name())
 	meta := map[string]string{
 		"step":     strconv.FormatUint(o.Step, 10),
+		"applied":  strconv.FormatUint(o.Applied, 10),
 		"lr":       strconv.FormatFloat(o.LR, 'g', -1, 64),
 		"momentum": strconv.FormatFloat(o.Momentum, 'g', -1, 64),
 		"format":   "openpool-diloco-outer/1",
@@ -133,5 +136,11 @@ func LoadNesterov(path string) (*Nesterov, []float32, error) {
 	if err1 != nil || err2 != nil || err3 != nil {
 		return nil, nil, fmt.Errorf("diloco: load outer state %s: bad metadata %v: %w", path, meta, tensor.ErrFormat)
 	}
-	return &Nesterov{LR: lr, Momentum: mom, Step: step, Buf: m.Data}, w.Data, nil
+	applied := step // states written before the applied count was kept
+	if a, ok := meta["applied"]; ok {
+		if applied, err = strconv.ParseUint(a, 10, 64); err != nil || applied > step {
+			return nil, nil, fmt.Errorf("diloco: load outer state %s: bad applied count %q: %w", path, a, tensor.ErrFormat)
+		}
+	}
+	return &Nesterov{LR: lr, Momentum: mom, Step: step, Applied: applied, Buf: m.Data}, w.Data, nil
 }

@@ -23,11 +23,14 @@ type PoolOptions struct {
 type PoolWorker struct {
 	Ring   *Ring
 	Rounds *Rounds
+	Sync   *StateSync
 	Worker *Worker
 }
 
-// NewPoolWorker registers the all-reduce protocol on h, joins the pool's
-// rounds topic on ps and prepares the outer loop around tr.
+// NewPoolWorker registers the all-reduce and outer-state protocols on h,
+// joins the pool's rounds topic on ps and prepares the outer loop around
+// tr. The state sync asks the members given by WithMembers (or else the
+// peers on the rounds topic) and obeys WithAdmit.
 func NewPoolWorker(h host.Host, ps *pubsub.PubSub, pool string, tr Trainer, o PoolOptions) (*PoolWorker, error) {
 	ring, err := NewRing(h, o.Ring...)
 	if err != nil {
@@ -38,13 +41,24 @@ func NewPoolWorker(h host.Host, ps *pubsub.PubSub, pool string, tr Trainer, o Po
 		_ = ring.Close()
 		return nil, err
 	}
-	w, err := NewWorker(rounds, tr, o.Worker...)
+	members := rounds.cfg.members
+	if members == nil {
+		members = rounds.topic.ListPeers
+	}
+	ss, err := NewStateSync(h, pool, WithSyncMembers(members), WithSyncAdmit(rounds.cfg.admit), WithSyncLogger(rounds.log))
 	if err != nil {
 		_ = rounds.Close()
 		_ = ring.Close()
 		return nil, err
 	}
-	return &PoolWorker{Ring: ring, Rounds: rounds, Worker: w}, nil
+	w, err := NewWorker(rounds, tr, append([]WorkerOption{WithStateSync(ss, 0)}, o.Worker...)...)
+	if err != nil {
+		_ = ss.Close()
+		_ = rounds.Close()
+		_ = ring.Close()
+		return nil, err
+	}
+	return &PoolWorker{Ring: ring, Rounds: rounds, Sync: ss, Worker: w}, nil
 }
 
 // Run runs the outer loop (see Worker.Run).
@@ -52,5 +66,5 @@ func (p *PoolWorker) Run(ctx context.Context) (*tensor.Set, error) { return p.Wo
 
 // Close leaves the topic and removes the stream handler.
 func (p *PoolWorker) Close() error {
-	return errors.Join(p.Rounds.Close(), p.Ring.Close())
+	return errors.Join(p.Sync.Close(), p.Rounds.Close(), p.Ring.Close())
 }

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -25,9 +26,11 @@ import (
 // and attempt a (every message signed, pubsub strict signing names the
 // sender):
 //
-//  1. ready{k, a, spec}: "my pseudo-gradient for k is ready". spec names the
-//     vector (layout hash, length, mode); peers with another spec are not
-//     grouped with us.
+//  1. ready{k, a, spec, state}: "my pseudo-gradient for k is ready". spec
+//     names the vector (layout hash, length, mode), state the outer state
+//     the peer starts from (StateHash); peers with another spec or state
+//     are not grouped with us (a peer alone with its state gets
+//     ErrOutOfSync and catches up through StateSync).
 //  2. After the ready window (or as soon as every expected member
 //     announced), the group is the sorted set of peers whose ready with our
 //     spec arrived, minus peers excluded for protocol violations.
@@ -154,6 +157,10 @@ var (
 	// ErrNotInGroup: the group was fixed without this peer (it announced
 	// too late); wait for the next step.
 	ErrNotInGroup = errors.New("diloco: not in the round's group")
+	// ErrOutOfSync: the other peers ready for the step start from another
+	// outer state than ours; fetch the pool's state (StateSync) instead of
+	// averaging alone.
+	ErrOutOfSync = errors.New("diloco: peers start the step from another outer state")
 )
 
 // maxRoundMsg bounds a round message (a confirm names up to maxGroupSize peers).
@@ -168,6 +175,7 @@ type roundMsg struct {
 	Step      uint64   `json:"step"`
 	Attempt   int      `json:"attempt"`
 	Spec      string   `json:"spec,omitempty"`
+	State     string   `json:"state,omitempty"`
 	Group     []string `json:"group,omitempty"`
 	GroupHash string   `json:"group_hash,omitempty"`
 	Result    string   `json:"result,omitempty"`
@@ -181,7 +189,7 @@ type attemptKey struct {
 }
 
 type attemptState struct {
-	ready     map[peer.ID]string    // peer -> spec
+	ready     map[peer.ID]string    // peer -> spec "/" state
 	confirms  map[peer.ID][]peer.ID // peer -> group it confirmed
 	completes map[peer.ID]string    // peer -> group hash + result hash
 	aborts    map[peer.ID]roundMsg
@@ -260,8 +268,8 @@ func decodeRoundMsg(b []byte) (roundMsg, error) {
 	}
 	switch m.Type {
 	case "ready":
-		if m.Spec == "" {
-			return m, fmt.Errorf("%w: ready without spec", ErrProtocol)
+		if m.Spec == "" || len(m.Spec) > 64 || len(m.State) > 64 {
+			return m, fmt.Errorf("%w: ready without spec or with an oversize one", ErrProtocol)
 		}
 	case "confirm":
 		if len(m.Group) == 0 {
@@ -324,7 +332,7 @@ func (r *Rounds) record(from peer.ID, m roundMsg) {
 	}
 	switch m.Type {
 	case "ready":
-		st.ready[from] = m.Spec
+		st.ready[from] = m.Spec + "/" + m.State
 	case "confirm":
 		g := make([]peer.ID, 0, len(m.Group))
 		for _, s := range m.Group {
@@ -420,11 +428,24 @@ func Spec(layout [32]byte, elems int, mode Mode) string {
 // step and leaves the mean in dst (same length, overwritten on every
 // attempt). layout identifies the model (tensor.Set.LayoutHash).
 func (r *Rounds) Average(ctx context.Context, step uint64, layout [32]byte, src, dst []float32) (Result, error) {
+	return r.AverageFrom(ctx, step, layout, [32]byte{}, src, dst)
+}
+
+// AverageFrom is Average for a worker whose outer state (start weights and
+// momentum) hashes to state (StateHash): it is grouped only with peers
+// that start from the same state, and when every other peer ready for the
+// step starts from another one it returns ErrOutOfSync rather than
+// averaging alone.
+func (r *Rounds) AverageFrom(ctx context.Context, step uint64, layout, state [32]byte, src, dst []float32) (Result, error) {
 	if len(src) != len(dst) {
 		return Result{}, fmt.Errorf("diloco: round %d: src has %d values, dst %d", step, len(src), len(dst))
 	}
 	r.setMinStep(step)
 	spec := Spec(layout, len(src), r.cfg.mode)
+	var stateHex string
+	if state != ([32]byte{}) {
+		stateHex = hex.EncodeToString(state[:16])
+	}
 	var lastErr error
 	var prev []peer.ID // the last attempt's group: expected again in the next
 	for a := range r.cfg.maxAttempts {
@@ -435,7 +456,7 @@ func (r *Rounds) Average(ctx context.Context, step uint64, layout [32]byte, src,
 				return Result{}, ctx.Err()
 			}
 		}
-		res, group, err := r.attempt(ctx, step, a, spec, prev, src, dst)
+		res, group, err := r.attempt(ctx, step, a, spec, stateHex, prev, src, dst)
 		if len(group) > 0 {
 			prev = group
 		}
@@ -446,7 +467,7 @@ func (r *Rounds) Average(ctx context.Context, step uint64, layout [32]byte, src,
 		if ctx.Err() != nil {
 			return Result{}, fmt.Errorf("diloco: round %d: %w", step, ctx.Err())
 		}
-		if errors.Is(err, ErrNotInGroup) {
+		if errors.Is(err, ErrNotInGroup) || errors.Is(err, ErrOutOfSync) {
 			return Result{}, fmt.Errorf("diloco: round %d: %w", step, err)
 		}
 		lastErr = err
@@ -473,10 +494,11 @@ func (r *Rounds) isExcluded(p peer.ID, step uint64) bool {
 	return ok && until >= step
 }
 
-func (r *Rounds) attempt(ctx context.Context, step uint64, a int, spec string, prev []peer.ID, src, dst []float32) (Result, []peer.ID, error) {
+func (r *Rounds) attempt(ctx context.Context, step uint64, a int, spec, state string, prev []peer.ID, src, dst []float32) (Result, []peer.ID, error) {
 	self := r.h.ID()
 	key := attemptKey{step, a}
-	if err := r.publish(ctx, roundMsg{Type: "ready", Step: step, Attempt: a, Spec: spec}); err != nil {
+	readyMsg := roundMsg{Type: "ready", Step: step, Attempt: a, Spec: spec, State: state}
+	if err := r.publish(ctx, readyMsg); err != nil {
 		return Result{}, nil, err
 	}
 	// 1. ready window
@@ -487,7 +509,6 @@ func (r *Rounds) attempt(ctx context.Context, step uint64, a int, spec string, p
 	if r.cfg.members != nil && len(prev) == 0 {
 		expected = r.cfg.members()
 	}
-	readyMsg := roundMsg{Type: "ready", Step: step, Attempt: a, Spec: spec}
 	windowEnd := time.Now().Add(r.cfg.readyWindow)
 	for {
 		// Republish while waiting: gossip may drop a message sent before
@@ -515,8 +536,12 @@ func (r *Rounds) attempt(ctx context.Context, step uint64, a int, spec string, p
 		}
 	}
 	// 2. confirm until every member confirmed the same group
-	group := r.initialGroup(key, spec)
+	group, others := r.initialGroup(key, spec, state)
 	r.log.Debug("diloco: ready window closed", "step", step, "attempt", a, "ready", len(group))
+	if len(group) == 1 && others > 0 {
+		return Result{}, nil, fmt.Errorf("%w: %d peers ready for step %d start from another state", ErrOutOfSync, others, step)
+	}
+	spec += "/" + state
 	var published []peer.ID
 	var lastPublish time.Time
 	var agreed bool
@@ -627,18 +652,26 @@ func (r *Rounds) attempt(ctx context.Context, step uint64, a int, spec string, p
 	return Result{Step: step, Attempt: a, Group: group, Stats: stats, Hash: sum}, group, nil
 }
 
-// initialGroup: announcers with our spec plus self, minus excluded, sorted.
-func (r *Rounds) initialGroup(key attemptKey, spec string) []peer.ID {
+// initialGroup: announcers with our spec and state plus self, minus
+// excluded, sorted; others counts the announcers with our spec but another
+// start state.
+func (r *Rounds) initialGroup(key attemptKey, spec, state string) ([]peer.ID, int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	g := []peer.ID{r.h.ID()}
+	others := 0
 	if st := r.attempts[key]; st != nil {
 		for p, s := range st.ready {
 			if p == r.h.ID() {
 				continue
 			}
-			if s != spec {
-				r.log.Warn("diloco: peer is ready with another model or mode; not grouping with it", "peer", p, "step", key.step)
+			if s != spec+"/"+state {
+				if m, _, _ := strings.Cut(s, "/"); m == spec {
+					others++
+					r.log.Info("diloco: peer starts the step from another outer state; not grouping with it", "peer", p, "step", key.step)
+				} else {
+					r.log.Warn("diloco: peer is ready with another model or mode; not grouping with it", "peer", p, "step", key.step)
+				}
 				continue
 			}
 			if !r.isExcluded(p, key.step) {
@@ -647,7 +680,7 @@ func (r *Rounds) initialGroup(key attemptKey, spec string) []peer.ID {
 		}
 	}
 	slices.Sort(g)
-	return g
+	return g, others
 }
 
 // mergeGroups returns group plus every admissible peer that confirmed a

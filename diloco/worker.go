@@ -49,6 +49,11 @@ type Progress struct {
 	TotalBytes int64 // all-reduce bytes since Run started
 	Round      time.Duration
 	Err        error // why the step was not applied
+	// Adopted is set when the worker fetched the pool's outer state
+	// (StateSync) before this step because its own was behind or
+	// different; AdoptedHead names that state.
+	Adopted     bool
+	AdoptedHead Head
 }
 
 // Worker is the DiLoCo outer loop of one node: train H inner steps, average
@@ -68,6 +73,8 @@ type workerConfig struct {
 	maxSteps  uint64
 	progress  func(Progress)
 	log       *slog.Logger
+	sync      *StateSync
+	syncWait  time.Duration
 }
 
 // WorkerOption configures a Worker.
@@ -107,6 +114,24 @@ func WithMaxSteps(n uint64) WorkerOption {
 	return func(c *workerConfig) error { c.maxSteps = n; return nil }
 }
 
+// WithStateSync lets the worker serve its outer state to the pool and
+// adopt the pool's when its own falls behind or differs: before every step,
+// and after a step it could not apply it waits up to wait (default 15 s,
+// 0 keeps the default) for the peers still finishing that round.
+// NewPoolWorker sets it up.
+func WithStateSync(s *StateSync, wait time.Duration) WorkerOption {
+	return func(c *workerConfig) error {
+		if wait < 0 {
+			return fmt.Errorf("diloco: state sync wait %v < 0", wait)
+		}
+		c.sync = s
+		if wait > 0 {
+			c.syncWait = wait
+		}
+		return nil
+	}
+}
+
 // WithProgress is called after every outer step (from Run's goroutine).
 func WithProgress(f func(Progress)) WorkerOption {
 	return func(c *workerConfig) error { c.progress = f; return nil }
@@ -119,7 +144,7 @@ func WithWorkerLogger(l *slog.Logger) WorkerOption {
 
 // NewWorker builds the outer loop.
 func NewWorker(rounds *Rounds, tr Trainer, opts ...WorkerOption) (*Worker, error) {
-	cfg := workerConfig{h: 500, lr: DefaultOuterLR, mom: DefaultOuterMomentum, log: slog.Default()}
+	cfg := workerConfig{h: 500, lr: DefaultOuterLR, mom: DefaultOuterMomentum, log: slog.Default(), syncWait: 15 * time.Second}
 	for _, o := range opts {
 		if err := o(&cfg); err != nil {
 			return nil, err
@@ -130,7 +155,9 @@ func NewWorker(rounds *Rounds, tr Trainer, opts ...WorkerOption) (*Worker, error
 
 // Run executes outer steps until ctx ends or WithMaxSteps is reached and
 // returns the final start weights. A failed round is not fatal: the step is
-// skipped (nothing applied) and the next one starts from the same weights.
+// skipped (nothing applied) and the next one starts from the same weights,
+// unless the pool applied it: with WithStateSync the worker then adopts the
+// pool's state, so that it never averages on top of different weights.
 func (w *Worker) Run(ctx context.Context) (*tensor.Set, error) {
 	start, opt, err := w.load(ctx)
 	if err != nil {
@@ -138,10 +165,58 @@ func (w *Worker) Run(ctx context.Context) (*tensor.Set, error) {
 	}
 	flat := start.Flatten(nil)
 	layout := start.LayoutHash()
+	if opt.Buf == nil {
+		opt.Buf = make([]float32, len(flat))
+	}
 	pg := make([]float32, len(flat))
 	avg := make([]float32, len(flat))
+	ss := w.cfg.sync
+	var head Head
+	if ss != nil {
+		head = ss.bind(layout, opt.Step, opt.Applied, flat, opt.Buf)
+		defer ss.detach()
+	}
+	// change runs f on the outer state with serving locked out.
+	change := func(f func()) {
+		if ss == nil {
+			f()
+			return
+		}
+		head = ss.update(func() (uint64, uint64) { f(); return opt.Step, opt.Applied })
+	}
+	install := func(h Head, nw, nm []float32) {
+		copy(flat, nw)
+		copy(opt.Buf, nm)
+		opt.Step, opt.Applied = h.Step, h.Applied
+	}
 	var total int64
-	for step := opt.Step; w.cfg.maxSteps == 0 || step < w.cfg.maxSteps; step++ {
+	var wait time.Duration // how long to wait for peers finishing the last round
+	for {
+		var p Progress
+		if ss != nil {
+			h, changed, err := ss.catchUp(ctx, w.cfg.maxSteps, wait, install)
+			if ctx.Err() != nil {
+				out, _ := start.Unflatten(flat)
+				return out, ctx.Err()
+			}
+			if err != nil {
+				w.cfg.log.Warn("diloco: could not adopt the pool's outer state; going on with ours", "err", err)
+			}
+			head = h
+			if changed {
+				p.Adopted, p.AdoptedHead = true, h
+				if w.cfg.stateFile != "" {
+					if err := opt.SaveState(w.cfg.stateFile, flat); err != nil {
+						out, _ := start.Unflatten(flat)
+						return out, err
+					}
+				}
+			}
+		}
+		step := opt.Step
+		if w.cfg.maxSteps != 0 && step >= w.cfg.maxSteps {
+			break
+		}
 		cur, _ := start.Unflatten(flat)
 		res, err := w.trainer.Train(ctx, step, cur.Clone(), w.cfg.h)
 		if err != nil {
@@ -166,19 +241,27 @@ func (w *Worker) Run(ctx context.Context) (*tensor.Set, error) {
 				return cur, fmt.Errorf("diloco: step %d: pseudo-gradient value %d is %v; not sharing it", step, i, x)
 			}
 		}
-		p := Progress{Step: step, Loss: res.Loss}
-		rr, err := w.rounds.Average(ctx, step, layout, pg, avg)
+		p.Step, p.Loss = step, res.Loss
+		var state [32]byte
+		if ss != nil {
+			state = head.Hash
+		}
+		rr, err := w.rounds.AverageFrom(ctx, step, layout, state, pg, avg)
 		if err != nil {
 			if ctx.Err() != nil {
 				return cur, ctx.Err()
 			}
-			opt.Step++
+			change(func() { opt.Step++ })
+			wait = w.cfg.syncWait
 			p.Err = err
 			w.cfg.log.Warn("diloco: outer step not applied", "step", step, "err", err)
 		} else {
-			if err := opt.Apply(flat, avg); err != nil {
-				return cur, fmt.Errorf("diloco: step %d: %w", step, err)
+			var aerr error
+			change(func() { aerr = opt.Apply(flat, avg) })
+			if aerr != nil {
+				return cur, fmt.Errorf("diloco: step %d: %w", step, aerr)
 			}
+			wait = 0
 			p.Applied, p.Group, p.Attempt, p.BytesSent, p.Round = true, len(rr.Group), rr.Attempt, rr.Stats.BytesSent, rr.Stats.Duration
 			total += rr.Stats.BytesSent
 			if w.cfg.stateFile != "" {
