@@ -29,6 +29,7 @@ type stepLine struct {
 	TotalBytes int64     `json:"total_bytes"`
 	TrainMS    float64   `json:"train_ms,omitempty"` // time in the inner steps (toy trainer)
 	RoundMS    float64   `json:"round_ms"`           // time in the all-reduce round
+	Adopted    bool      `json:"adopted,omitempty"`  // the worker fetched the pool's outer state first
 }
 
 // jsonFloat drops NaN (unknown loss), which JSON cannot carry.
@@ -180,7 +181,7 @@ func newJoinCmd(g *globals) *cobra.Command {
 					if asJSON {
 						_ = enc.Encode(stepLine{Time: time.Now(), Event: "outer_step", Pool: pool, Step: p.Step, Loss: jsonFloat(p.Loss),
 							Applied: p.Applied, Group: p.Group, BytesSent: p.BytesSent, TotalBytes: p.TotalBytes,
-							TrainMS: ms(p.Train), RoundMS: ms(p.Round)})
+							TrainMS: ms(p.Train), RoundMS: ms(p.Round), Adopted: p.Adopted})
 					} else {
 						line := formatProgress(p.Progress)
 						if tty {

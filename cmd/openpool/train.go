@@ -209,6 +209,9 @@ func formatProgress(p diloco.Progress) string {
 			status += ": " + p.Err.Error()
 		}
 	}
+	if p.Adopted {
+		status = "caught up with the pool (" + p.AdoptedHead.String() + "), " + status
+	}
 	return fmt.Sprintf("outer step %3d  loss %.4f  group %d  sent %s (total %s)  round %v  %s",
 		p.Step, p.Loss, p.Group, byteSize(p.BytesSent), byteSize(p.TotalBytes), p.Round.Round(time.Millisecond), status)
 }
