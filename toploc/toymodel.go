@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 
 	"github.com/openpool/openpool/toploc/tensorfile"
 )
@@ -21,19 +22,21 @@ type ToyConfig struct {
 }
 
 // DefaultToyConfig is small enough for tests and `openpool dev` on a CPU
-// (about 170 M multiply-adds for 80 tokens, a fifth of a second) and deep
-// enough that a different model, prompt or activation format moves the
-// top-k far beyond GPU jitter. It is too shallow for fp32 arithmetic
-// rounded to bf16 at the end to stand out: that takes the error
-// compounding of a 30-layer LLM.
+// (about 170 M multiply-adds for 80 tokens, a fifth of a second). Its
+// high-gain blocks amplify a perturbation of the residual stream the way the
+// 30+ layers of an LLM do, so a different model, prompt or precision (fp16,
+// or fp32 rounded to bf16 at the end) moves the top-k far beyond honest
+// bf16 non-determinism.
 var DefaultToyConfig = ToyConfig{Vocab: 1024, Hidden: 256, FF: 512, Layers: 8}
 
 // ToyPrecision is the arithmetic a ToyModel runs in.
 type ToyPrecision uint8
 
 // Precisions of a toy run. Matrix products accumulate in fp32 in all of
-// them, as GPU kernels do; what differs is how every stored activation is
-// rounded.
+// them, as GPU kernels do, over the same (bf16) weights; what differs is
+// how every op's output is rounded: ToyBF16 rounds each matrix product,
+// activation, norm output and residual sum to bf16, as bf16 inference does;
+// ToyFP32 rounds nothing until the final hidden states.
 const (
 	ToyBF16 ToyPrecision = iota // the honest precision: bf16 activations
 	ToyFP16                     // fp16 activations, reported as fp16 bit patterns
@@ -55,11 +58,29 @@ func (p ToyPrecision) String() string {
 // ToyModel is a deterministic stand-in for an LLM's forward pass, for tests
 // and demonstrations of TOPLOC without a GPU: token embeddings, a causal
 // running mean (standing in for attention, so every earlier token
-// influences later rows), residual MLP blocks with RMSNorm and GELU, and a
-// final RMSNorm whose output is the "last hidden state". The same weights,
+// influences later rows), residual MLP blocks with RMSNorm and a high-gain
+// tanh, and a final RMSNorm whose output is the "last hidden state". The
+// weights are bf16 values, as in a bf16 checkpoint. The same weights,
 // tokens, precision and split give bit-identical activations on every
 // platform (no fused multiply-adds: Go never fuses float32 arithmetic
 // across explicit conversions).
+//
+// Why the high gain: TOPLOC tells precisions apart because an LLM amplifies
+// the rounding differences of every op over its depth; the bf16-vs-fp32
+// difference (about half a bf16 unit on every value of every op) grows
+// into tens of units at the last layer, while honest non-determinism (a
+// different summation order flips the rounding of a few values) stays
+// within a few. A shallow block of GELU units is contractive: rounding
+// differences do not grow, so fp32 arithmetic rounded at the end differs
+// from bf16 by under one unit, less than honest jitter. Pre-activations of
+// standard deviation toyGain feed a tanh that acts, near its zero crossings,
+// as a large local gain: the blocks are in the chaotic regime of deep
+// random networks, and 8 of them amplify a perturbation about as much as
+// an LLM's depth does (measured in TestToyModelSeparatesHonestFromDishonest
+// and TestToyModelPrecision).
+//
+// The model is not meant to be an LLM: it reproduces the statistics TOPLOC
+// sees, not language.
 type ToyModel struct {
 	cfg    ToyConfig
 	emb    []float32 // Vocab × Hidden
@@ -89,14 +110,43 @@ func NewToyModel(cfg ToyConfig, weights []byte) (*ToyModel, error) {
 	m := &ToyModel{cfg: cfg}
 	m.emb = gauss(cfg.Vocab*cfg.Hidden, 1)
 	for range cfg.Layers {
-		m.w1 = append(m.w1, gauss(cfg.FF*cfg.Hidden, 1/math.Sqrt(float64(cfg.Hidden))))
-		m.w2 = append(m.w2, gauss(cfg.Hidden*cfg.FF, 1/math.Sqrt(float64(cfg.FF))))
+		m.w1 = append(m.w1, gauss(cfg.FF*cfg.Hidden, toyGain/math.Sqrt(float64(cfg.Hidden))))
+		m.w2 = append(m.w2, gauss(cfg.Hidden*cfg.FF, toyBlockScale/math.Sqrt(float64(cfg.FF))))
 	}
 	m.gain = gauss(cfg.Hidden, 0.5)
 	for i := range m.gain {
 		m.gain[i] += 1
 	}
+	m.roundWeights()
 	return m, nil
+}
+
+// The block weights' scales: pre-activations of standard deviation toyGain
+// (the tanh's local gain that makes the blocks chaotic) and block outputs
+// toyBlockScale times the size of a unit-variance residual update. Chosen
+// by measurement: at these values an fp32 run is rejected by the paper's
+// thresholds on every task tried, by a margin (mean mantissa error 13-17,
+// 50-64 exponent mismatches), while honest reruns stay below a mean of 2
+// and survive 1% of every op's outputs flipped by a unit.
+const (
+	toyGain       = 24
+	toyBlockScale = 3
+)
+
+// roundWeights rounds every weight to bf16: the model is a bf16 checkpoint,
+// and a run in another precision computes with the same weight values.
+func (m *ToyModel) roundWeights() {
+	r := func(w []float32) {
+		for i, v := range w {
+			w[i] = toyRound(v, ToyBF16)
+		}
+	}
+	r(m.emb)
+	r(m.gain)
+	for l := range m.w1 {
+		r(m.w1[l])
+		r(m.w2[l])
+	}
 }
 
 // Config returns the model's sizes.
@@ -116,9 +166,11 @@ func (m *ToyModel) Perturbed(seed uint64, rel float64) *ToyModel {
 	}
 	c.w1, c.w2 = nil, nil
 	for l := range m.cfg.Layers {
-		c.w1 = append(c.w1, noisy(m.w1[l], 1/math.Sqrt(float64(m.cfg.Hidden))))
-		c.w2 = append(c.w2, noisy(m.w2[l], 1/math.Sqrt(float64(m.cfg.FF))))
+		c.w1 = append(c.w1, noisy(m.w1[l], toyGain/math.Sqrt(float64(m.cfg.Hidden))))
+		c.w2 = append(c.w2, noisy(m.w2[l], toyBlockScale/math.Sqrt(float64(m.cfg.FF))))
 	}
+	c.emb, c.gain = slices.Clone(m.emb), slices.Clone(m.gain)
+	c.roundWeights()
 	return &c
 }
 
@@ -201,6 +253,17 @@ func (t ToyTask) Recompute(ctx context.Context, input []byte, outputHash [32]byt
 // product in that many partial sums, as split-K GPU kernels do: the same
 // maths in another order, the source of honest non-determinism.
 func (m *ToyModel) Forward(ctx context.Context, tokens []int, promptLen int, p ToyPrecision, splitK int) (Sequence, error) {
+	return m.ForwardJitter(ctx, tokens, promptLen, p, splitK, 0, 0)
+}
+
+// ForwardJitter is Forward with bit-level non-determinism inside the model:
+// a fraction frac of the values of every matrix product's output and of
+// every activation moves by one unit in the last place of the run's
+// precision (seeded by seed), before the following ops use it. This is how
+// non-determinism shows in a real bf16 run (another kernel, batch size or
+// GPU rounds a few values the other way) and it is amplified by the layers
+// that follow, unlike Jitter on the final states.
+func (m *ToyModel) ForwardJitter(ctx context.Context, tokens []int, promptLen int, p ToyPrecision, splitK int, frac float64, seed uint64) (Sequence, error) {
 	if p > ToyFP32 {
 		return Sequence{}, fmt.Errorf("%w: %v", ErrInvalidInput, p)
 	}
@@ -214,6 +277,20 @@ func (m *ToyModel) Forward(ctx context.Context, tokens []int, promptLen int, p T
 	n := make([]float32, d)
 	a := make([]float32, ff)
 	o := make([]float32, d)
+	var jit *rand.Rand
+	if frac > 0 {
+		jit = rand.New(rand.NewPCG(seed, 13))
+	}
+	jitter := func(v []float32) {
+		if jit == nil {
+			return
+		}
+		for i, x := range v {
+			if jit.Float64() < frac {
+				v[i] = toyNudge(x, p, jit.IntN(2) == 0)
+			}
+		}
+	}
 	for t, tok := range tokens {
 		if t%16 == 0 {
 			if err := ctx.Err(); err != nil {
@@ -232,11 +309,19 @@ func (m *ToyModel) Forward(ctx context.Context, tokens []int, promptLen int, p T
 			toyRMSNorm(h, n, nil, p)
 			toyMatVec(m.w1[l], n, a, splitK)
 			for i := range a {
-				a[i] = toyRound(toyGELU(toyRound(a[i], p)), p)
+				a[i] = toyRound(a[i], p)
+			}
+			jitter(a)
+			for i := range a {
+				a[i] = toyRound(float32(math.Tanh(float64(a[i]))), p)
 			}
 			toyMatVec(m.w2[l], a, o, splitK)
+			for i := range o {
+				o[i] = toyRound(o[i], p)
+			}
+			jitter(o)
 			for i := range h {
-				h[i] = toyRound(h[i]+toyRound(o[i], p), p)
+				h[i] = toyRound(h[i]+o[i], p)
 			}
 		}
 		toyRMSNorm(h, n, m.gain, p)
@@ -326,7 +411,35 @@ func toyRMSNorm(x, out, gain []float32, p ToyPrecision) {
 	}
 }
 
-func toyGELU(x float32) float32 {
-	f := float64(x)
-	return float32(0.5 * f * (1 + math.Tanh(0.7978845608*(f+0.044715*f*f*f))))
+// toyNudge moves x by one unit in the last place of precision p, up (in
+// magnitude) or down.
+func toyNudge(x float32, p ToyPrecision, up bool) float32 {
+	if x == 0 || math.IsInf(float64(x), 0) || math.IsNaN(float64(x)) {
+		return x
+	}
+	switch p {
+	case ToyBF16:
+		b := tensorfile.F32ToBF16(math.Float32bits(x))
+		if up {
+			b++
+		} else {
+			b--
+		}
+		return tensorfile.BF16ToF32(b)
+	case ToyFP16:
+		b := tensorfile.F32ToF16(x)
+		if up {
+			b++
+		} else {
+			b--
+		}
+		return tensorfile.F16ToF32(b)
+	}
+	b := math.Float32bits(x)
+	if up {
+		b++
+	} else {
+		b--
+	}
+	return math.Float32frombits(b)
 }
