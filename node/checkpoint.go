@@ -27,9 +27,8 @@ import (
 // node (<datadir>/shardcast, or a temporary directory removed by Close for
 // a node without one), keeps what was fetched, 5 versions per pool.
 //
-// Limit: shardcast registers one stream handler per host, so a node in
-// several pools that leaves one stops serving shards of the others until it
-// rejoins one of them (shardcast.Service.Close removes the handler).
+// Each pool's service has its own stream protocol (shardcast.Protocol), so
+// a node in several pools that leaves one keeps serving the others.
 
 // CheckpointStoreDir is where a node with a data directory keeps checkpoint
 // shards and manifests (<datadir>/shardcast, the store `openpool checkpoint`

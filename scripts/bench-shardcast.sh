@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Shardcast benchmarks. Prints ratios against limits measured in the same run:
 #  1. one shard transfer over libp2p on loopback / raw TCP between the same
-#     process's goroutines (Go benchmark; target >= 0.8),
+#     process's goroutines (Go benchmark; target >= 0.8), with a plain
+#     libp2p stream between the same hosts as the transport's ceiling,
 #  2. network lab (needs root, ip, tc; build tag lab): one shard transfer /
 #     raw TCP between the same two processes over a tbf-shaped link, and
 #     the time for a checkpoint of S bytes to reach all N = 8 and N = 16
@@ -14,8 +15,9 @@ cd "$(dirname "$0")/.."
 echo "== loopback: shard transfer vs raw TCP (same process, same run)"
 go test -run '^$' -bench 'BenchmarkShardTransferVsTCP' -benchtime "${BENCHTIME:-10x}" ./shardcast/ |
 	grep -E '^Benchmark' |
-	awk '{ for (i = 1; i <= NF; i++) { if ($(i) == "ratio") r = $(i-1); if ($(i) == "shard-MB/s") s = $(i-1); if ($(i) == "tcp-MB/s") t = $(i-1) }
-	       printf "%s: shard %s MB/s, raw TCP %s MB/s, ratio %s (target >= 0.8)\n", $1, s, t, r }'
+	awk '{ for (i = 1; i <= NF; i++) m[$(i)] = $(i-1)
+	       printf "%s: shard %s MB/s, raw TCP %s MB/s, ratio %s (target >= 0.8); plain libp2p stream %s MB/s: stream/tcp %s, shard/stream %s\n",
+	              $1, m["shard-MB/s"], m["tcp-MB/s"], m["ratio"], m["stream-MB/s"], m["stream/tcp"], m["shard/stream"] }'
 
 if [ "$(id -u)" != 0 ] || ! command -v tc >/dev/null; then
 	echo "== network lab skipped (needs root and tc)"

@@ -30,8 +30,9 @@
 //
 // # Protocol
 //
-// Peers talk on the stream protocol ProtocolID (/openpool/shardcast/1.0.0):
-// one request per stream, either a manifest by CID or a byte range of a shard
+// Peers talk on the pool's stream protocol, Protocol(pool)
+// (/openpool/pool/<pool>/shardcast/1.0.0; one per pool, so Services of
+// several pools on one host do not share a handler): one request per stream, either a manifest by CID or a byte range of a shard
 // by CID (wire.go). On the pool's gossip topic (kind "checkpoints") they
 // announce new manifests and advertise have-maps: a bitmap of the shards of a
 // manifest that they hold. A have-map with no shards asks holders to advertise

@@ -513,7 +513,7 @@ func (f *fetchRun) download(ctx context.Context, i int, p peer.ID, part *partial
 func (s *Service) openStream(ctx context.Context, p peer.ID) (network.Stream, error) {
 	cctx, cancel := context.WithTimeout(ctx, connectTimeout)
 	defer cancel()
-	st, err := s.h.NewStream(cctx, p, ProtocolID)
+	st, err := s.h.NewStream(cctx, p, s.proto)
 	if err != nil {
 		return nil, fmt.Errorf("shardcast: open stream to %s: %w", p, err)
 	}

@@ -23,9 +23,12 @@ const chunkSize = 256 << 10
 const queueWait = time.Second
 
 // handleStream serves one request: a manifest, or a byte range of a shard.
-// A shard is hashed as it is sent; if its stored bytes no longer match its
-// CID the stream is reset before the response completes (so the receiver
-// never sees a complete shard) and the copy is removed.
+// A shard the store has not hashed lately (Store.trust) is hashed as it is
+// sent; if its stored bytes no longer match its CID the stream is reset
+// before the response completes (so the receiver never sees a complete
+// shard) and the copy is removed. A shard the store hashed lately and that
+// has not changed since is sent without hashing it again: the receiver
+// hashes whatever it gets.
 func (s *Service) handleStream(st network.Stream) {
 	defer st.Close()
 	_ = st.SetReadDeadline(time.Now().Add(requestTimeout))
@@ -104,6 +107,7 @@ func (s *Service) serveShard(st network.Stream, req request) {
 		return
 	}
 	defer r.Close()
+	trusted := r.trust()
 	buf := make([]byte, chunkSize)
 	hdr := binary.AppendUvarint([]byte{statusOK}, length)
 	_ = st.SetWriteDeadline(time.Now().Add(s.cfg.stallTimeout))
@@ -111,12 +115,28 @@ func (s *Service) serveShard(st network.Stream, req request) {
 		_ = st.Reset()
 		return
 	}
-	// Read the whole shard (to hash it); send [offset, offset+length).
+	// Read the whole shard (to hash it), or only the range of a trusted
+	// one; send [offset, offset+length).
 	var pos uint64
 	end := req.offset + length
+	if trusted {
+		pos, size = req.offset, end
+	}
 	for pos < size {
-		n, err := io.ReadFull(r, buf[:min(uint64(len(buf)), size-pos)])
-		if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
+		var n int
+		var err error
+		if trusted {
+			n, err = r.ReadAt(buf[:min(uint64(len(buf)), size-pos)], int64(pos))
+			if err == io.EOF && uint64(n) == min(uint64(len(buf)), size-pos) {
+				err = nil
+			}
+		} else {
+			n, err = io.ReadFull(r, buf[:min(uint64(len(buf)), size-pos)])
+			if errors.Is(err, io.ErrUnexpectedEOF) {
+				err = nil
+			}
+		}
+		if err != nil || n == 0 {
 			_ = st.Reset()
 			return
 		}

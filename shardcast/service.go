@@ -15,6 +15,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/protocol"
 	"golang.org/x/time/rate"
 )
 
@@ -215,7 +216,7 @@ func (t *tracked) signal() {
 }
 
 // Service runs shardcast for one pool on one host: it serves the Store on
-// ProtocolID, announces and advertises on the pool's checkpoint topic, and
+// Protocol(pool), announces and advertises on the pool's checkpoint topic, and
 // fetches manifests. One host serves one Store: if a host runs Services for
 // several pools, they must share the Store.
 type Service struct {
@@ -225,6 +226,7 @@ type Service struct {
 	sub    *pubsub.Subscription
 	store  *Store
 	pool   string
+	proto  protocol.ID // Protocol(pool)
 	owner  crypto.PubKey
 	cfg    config
 	log    *slog.Logger
@@ -274,7 +276,7 @@ func New(h host.Host, ps *pubsub.PubSub, st *Store, pool string, owner crypto.Pu
 		return nil, err
 	}
 	s := &Service{
-		h: h, ps: ps, store: st, pool: pool, owner: owner, cfg: cfg,
+		h: h, ps: ps, store: st, pool: pool, proto: Protocol(pool), owner: owner, cfg: cfg,
 		log:     cfg.log.With("pool", pool),
 		src:     newSources(cfg.seed),
 		slots:   make(chan struct{}, cfg.uploadSlots),
@@ -304,7 +306,7 @@ func New(h host.Host, ps *pubsub.PubSub, st *Store, pool string, owner crypto.Pu
 		return nil, fmt.Errorf("shardcast: subscribe %s: %w", name, err)
 	}
 	s.topic, s.sub = topic, sub
-	h.SetStreamHandler(ProtocolID, s.handleStream)
+	h.SetStreamHandler(s.proto, s.handleStream)
 	s.wg.Add(2)
 	go s.readGossip()
 	go s.advertise()
@@ -348,7 +350,7 @@ func (s *Service) Close() error {
 	s.closed = true
 	s.mu.Unlock()
 	s.cancel()
-	s.h.RemoveStreamHandler(ProtocolID)
+	s.h.RemoveStreamHandler(s.proto)
 	s.sub.Cancel()
 	s.wg.Wait()
 	err := s.topic.Close()

@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p/core/crypto"
@@ -44,6 +45,22 @@ type Store struct {
 	mu  sync.Mutex // orders Prune against writes
 	// pinned manifests are being fetched: Prune keeps their shards.
 	pinned map[cid.Cid]int
+	// verified remembers the shard files this Store hashed in full (when it
+	// wrote them, or read them all), with the file's identity then.
+	verified map[cid.Cid]verifiedFile
+}
+
+// reverifyAfter is how long a serve trusts a shard file that this Store
+// hashed and that has not changed since (same inode, size and modification
+// time): within it a serve reads only the range asked for and does not hash
+// again (the receiver hashes every shard it gets, so a copy that rots on
+// disk cannot be accepted anywhere); after it the next serve hashes the
+// whole file again and removes a copy that no longer matches.
+const reverifyAfter = 10 * time.Minute
+
+type verifiedFile struct {
+	fi os.FileInfo
+	at time.Time
 }
 
 // OpenStore opens (creating if needed) a store in dir and removes leftovers
@@ -61,7 +78,7 @@ func OpenStore(dir string) (*Store, error) {
 	for _, e := range ents {
 		_ = os.RemoveAll(filepath.Join(dir, "tmp", e.Name()))
 	}
-	return &Store{dir: dir, pinned: map[cid.Cid]int{}}, nil
+	return &Store{dir: dir, pinned: map[cid.Cid]int{}, verified: map[cid.Cid]verifiedFile{}}, nil
 }
 
 // Dir is the store's directory.
@@ -140,6 +157,9 @@ func (w *ShardWriter) Commit() error {
 		return fmt.Errorf("shardcast: store shard %v: %w", w.c, err)
 	}
 	w.f = nil
+	if fi, err := os.Stat(w.s.shardPath(w.c)); err == nil {
+		w.s.verified[w.c] = verifiedFile{fi: fi, at: time.Now()}
+	}
 	return syncDir(filepath.Join(w.s.dir, "shards"))
 }
 
@@ -207,7 +227,8 @@ type ShardReader struct {
 	c    cid.Cid
 	want []byte
 	f    *os.File
-	h    hash.Hash
+	fi   os.FileInfo
+	h    hash.Hash // nil: trusted (see trust)
 	size int64
 	n    int64
 }
@@ -230,23 +251,58 @@ func (s *Store) OpenShard(c cid.Cid, size int64) (*ShardReader, error) {
 		f.Close()
 		return nil, fmt.Errorf("shardcast: shard %v: wrong size: %w", c, ErrShardNotFound)
 	}
-	return &ShardReader{s: s, c: c, want: d, f: f, h: sha256.New(), size: size}, nil
+	return &ShardReader{s: s, c: c, want: d, f: f, fi: st, h: sha256.New(), size: size}, nil
+}
+
+// trust stops hashing if this Store hashed the file in full less than
+// reverifyAfter ago and the file has not changed since; it reports whether
+// it did. A trusted reader may be read from any offset (ReadAt), and Verify
+// accepts it without a full read. Only serving uses it: assembling a
+// checkpoint (ReadShard) always hashes.
+func (r *ShardReader) trust() bool {
+	r.s.mu.Lock()
+	v, ok := r.s.verified[r.c]
+	r.s.mu.Unlock()
+	if !ok || time.Since(v.at) > reverifyAfter || !os.SameFile(v.fi, r.fi) ||
+		v.fi.Size() != r.fi.Size() || !v.fi.ModTime().Equal(r.fi.ModTime()) || r.n != 0 {
+		return false
+	}
+	r.h = nil
+	return true
 }
 
 func (r *ShardReader) Read(p []byte) (int, error) {
 	n, err := r.f.Read(p)
-	r.h.Write(p[:n])
+	if r.h != nil {
+		r.h.Write(p[:n])
+	}
 	r.n += int64(n)
 	return n, err
 }
 
-// Verify must be called after the whole shard was read. A shard whose bytes
-// no longer match (disk corruption) is removed from the store.
+// ReadAt reads a trusted reader's bytes at off.
+func (r *ShardReader) ReadAt(p []byte, off int64) (int, error) {
+	if r.h != nil {
+		return 0, fmt.Errorf("shardcast: shard %v: ReadAt on a reader that hashes", r.c)
+	}
+	return r.f.ReadAt(p, off)
+}
+
+// Verify must be called after the whole shard was read (or on a trusted
+// reader). A shard whose bytes no longer match (disk corruption) is removed
+// from the store.
 func (r *ShardReader) Verify() error {
+	if r.h == nil {
+		return nil
+	}
 	if r.n == r.size && bytes.Equal(r.h.Sum(nil), r.want) {
+		r.s.mu.Lock()
+		r.s.verified[r.c] = verifiedFile{fi: r.fi, at: time.Now()}
+		r.s.mu.Unlock()
 		return nil
 	}
 	r.s.mu.Lock()
+	delete(r.s.verified, r.c)
 	_ = os.Remove(r.s.shardPath(r.c))
 	r.s.mu.Unlock()
 	return fmt.Errorf("shardcast: stored shard %v: %w (removed)", r.c, ErrHashMismatch)
@@ -447,6 +503,9 @@ func (s *Store) Prune(pool string, keep int) ([]cid.Cid, error) {
 		c, err := cid.Decode(e.Name())
 		if err == nil && live[c] {
 			continue
+		}
+		if err == nil {
+			delete(s.verified, c)
 		}
 		if err := os.Remove(filepath.Join(s.dir, "shards", e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return removed, fmt.Errorf("shardcast: prune shard %s: %w", e.Name(), err)

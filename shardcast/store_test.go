@@ -1,10 +1,14 @@
 package shardcast
 
 import (
+	"bytes"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
+	"time"
 )
 
 func TestStoreShardWritesAreAtomicAndVerified(t *testing.T) {
@@ -160,5 +164,90 @@ func TestAssembleRejectsIncompleteAndCorrupt(t *testing.T) {
 	}
 	if err := st.Assemble(t.Context(), m, out); !errors.Is(err, ErrIncomplete) {
 		t.Fatalf("Assemble with a missing shard: %v, want ErrIncomplete", err)
+	}
+}
+
+// A serve trusts a shard the store hashed in full (it reads only the range
+// asked for and does not hash again) only while the file is unchanged: a
+// file changed on disk is hashed again and the corrupt copy removed, and a
+// store that has not hashed the file itself (after a restart) trusts nothing.
+func TestShardReaderTrustsOnlyUnchangedVerifiedShards(t *testing.T) {
+	dir := t.TempDir()
+	st, err := OpenStore(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := randomBytes(t, MinShardSize)
+	c := ShardCID(data)
+	if err := st.PutShard(c, data); err != nil {
+		t.Fatal(err)
+	}
+	open := func(s *Store) *ShardReader {
+		t.Helper()
+		r, err := s.OpenShard(c, int64(len(data)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = r.Close() })
+		return r
+	}
+	r := open(st)
+	if !r.trust() {
+		t.Fatal("a shard the store just wrote and hashed is not trusted")
+	}
+	got := make([]byte, 1000)
+	if _, err := r.ReadAt(got, 777); err != nil || !bytes.Equal(got, data[777:1777]) {
+		t.Fatalf("ReadAt of a trusted shard: %v", err)
+	}
+	if err := r.Verify(); err != nil {
+		t.Fatal(err)
+	}
+
+	// A new Store on the same directory (a restart) hashes before trusting.
+	st2, err := OpenStore(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r = open(st2)
+	if r.trust() {
+		t.Fatal("a restarted store trusts a shard it never hashed")
+	}
+	if _, err := r.ReadAt(got, 0); err == nil {
+		t.Fatal("ReadAt on a hashing reader")
+	}
+	if _, err := io.Copy(io.Discard, r); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Verify(); err != nil {
+		t.Fatal(err)
+	}
+	if r = open(st2); !r.trust() {
+		t.Fatal("a shard hashed in full by a read is not trusted")
+	}
+
+	// A file changed on disk is not trusted; hashing it finds the damage.
+	p := filepath.Join(dir, "shards", c.String())
+	b := slices.Clone(data)
+	b[len(b)/2] ^= 1
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// File times can be coarser than the test; make the change visible.
+	later := time.Now().Add(time.Hour)
+	if err := os.Chtimes(p, later, later); err != nil {
+		t.Fatal(err)
+	}
+	r = open(st2)
+	if r.trust() {
+		t.Fatal("a changed shard file is trusted")
+	}
+	if _, err := io.Copy(io.Discard, r); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Verify(); !errors.Is(err, ErrHashMismatch) {
+		t.Fatalf("Verify of a corrupted shard: %v, want ErrHashMismatch", err)
+	}
+	if st2.HasShard(c, int64(len(data))) {
+		t.Fatal("corrupted shard was not removed")
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -237,7 +238,7 @@ func TestSwarmPublisherLeavesEarly(t *testing.T) {
 // request with random bytes of the asked length.
 func maliciousPeer(t *testing.T, h host.Host, ps *pubsub.PubSub, c cid.Cid, shards int) {
 	t.Helper()
-	h.SetStreamHandler(ProtocolID, func(st network.Stream) {
+	h.SetStreamHandler(Protocol(testPool), func(st network.Stream) {
 		defer st.Close()
 		_ = st.SetDeadline(time.Now().Add(5 * time.Second))
 		req, err := readRequest(bufio.NewReader(st))
@@ -327,7 +328,7 @@ func TestSwarmMaliciousPeerIsBannedAndHonestNodesGetRightBytes(t *testing.T) {
 // stallingPeer holds a real copy of the shards but sends only half of each
 // asked range and then goes silent.
 func stallingPeer(t *testing.T, n *testNode, c cid.Cid, shards int, hits chan<- struct{}) {
-	n.h.SetStreamHandler(ProtocolID, func(st network.Stream) {
+	n.h.SetStreamHandler(Protocol(testPool), func(st network.Stream) {
 		defer st.Close()
 		req, err := readRequest(bufio.NewReader(st))
 		if err != nil {
@@ -373,13 +374,13 @@ func TestSwarmStalledSourceFallsBackWithByteRange(t *testing.T) {
 	stallingPeer(t, nodes[1], c, len(m.Shards), hits)
 	// The publisher stops serving shards until the staller has been asked,
 	// so that the fetcher meets it first.
-	nodes[0].h.RemoveStreamHandler(ProtocolID)
+	nodes[0].h.RemoveStreamHandler(Protocol(testPool))
 	go func() {
 		select {
 		case <-hits:
 		case <-time.After(30 * time.Second):
 		}
-		nodes[0].h.SetStreamHandler(ProtocolID, nodes[0].svc.handleStream)
+		nodes[0].h.SetStreamHandler(Protocol(testPool), nodes[0].svc.handleStream)
 	}()
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
@@ -538,7 +539,7 @@ func TestProtocolServesByteRangesAndRefusesBadRequests(t *testing.T) {
 		}
 	}
 	// Garbage instead of a request gets a bad-request status, nothing else.
-	st, err := nodes[1].h.NewStream(ctx, nodes[0].h.ID(), ProtocolID)
+	st, err := nodes[1].h.NewStream(ctx, nodes[0].h.ID(), Protocol(testPool))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -551,9 +552,77 @@ func TestProtocolServesByteRangesAndRefusesBadRequests(t *testing.T) {
 		t.Fatalf("garbage request answered %v", resp[:k])
 	}
 	_ = st.Close()
+	// A shard the serving store has not hashed itself (as after a restart)
+	// is hashed in full while the range is sent, and served all the same.
+	nodes[0].st.mu.Lock()
+	clear(nodes[0].st.verified)
+	nodes[0].st.mu.Unlock()
+	got = nil
+	n, err = nodes[1].svc.requestShard(ctx, nodes[0].h.ID(), sh.CID, 3000, 2000, &got)
+	if err != nil || n != 2000 || string(got) != string(whole[3000:5000]) {
+		t.Fatalf("range request of an unhashed shard: n=%d err=%v match=%v", n, err, string(got) == string(whole[3000:5000]))
+	}
 	// The validator rejects malformed gossip before delivery.
 	if err := nodes[1].svc.topic.Publish(ctx, []byte("not a shardcast message")); err == nil {
 		t.Fatal("malformed gossip message accepted for publishing")
+	}
+}
+
+// Services of two pools on one host (sharing its Store, as a node does)
+// each own their stream handler: closing one leaves the other serving.
+func TestTwoPoolsOnOneHostClosingOneKeepsTheOtherServing(t *testing.T) {
+	owner := newKey(t)
+	hs := swarmtest.Hosts(t, 2)
+	swarmtest.ConnectAll(t, hs)
+	pss := swarmtest.GossipSubs(t, hs)
+	st, err := OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	const otherPool = "other"
+	services := map[string]*Service{}
+	for _, pool := range []string{testPool, otherPool} {
+		svc, err := New(hs[0], pss[0], st, pool, owner.GetPublic(), testOpts()...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = svc.Close() })
+		services[pool] = svc
+	}
+	st1, err := OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	fetcher, err := New(hs[1], pss[1], st1, otherPool, owner.GetPublic(), testOpts()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = fetcher.Close() })
+	seeder := &testNode{h: hs[0], ps: pss[0], st: st, svc: services[otherPool]}
+	waitTopicPeers(t, []*testNode{seeder, {h: hs[1], ps: pss[1], st: st1, svc: fetcher}}, 1)
+	files := checkpointFiles(t, 3)
+	c, _ := publish(t, seeder, owner, 1, files)
+
+	if err := services[testPool].Close(); err != nil {
+		t.Fatal(err)
+	}
+	protos := hs[0].Mux().Protocols()
+	if slices.Contains(protos, Protocol(testPool)) || !slices.Contains(protos, Protocol(otherPool)) {
+		t.Fatalf("host protocols after closing %q: %v", testPool, protos)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	m, err := fetcher.Fetch(ctx, c)
+	if err != nil {
+		t.Fatalf("fetch from the pool still open on the host: %v", err)
+	}
+	out := filepath.Join(t.TempDir(), "out")
+	if err := st1.Assemble(ctx, m, out); err != nil {
+		t.Fatal(err)
+	}
+	checkTree(t, out, files)
+	if got := services[otherPool].Stats().BytesServed; got < int64(m.TotalSize()) {
+		t.Fatalf("the open pool's service served %d bytes of %d", got, m.TotalSize())
 	}
 }
 

@@ -12,8 +12,13 @@ import (
 	"github.com/libp2p/go-libp2p/core/protocol"
 )
 
-// ProtocolID is the stream protocol that serves manifests and shards.
-const ProtocolID = protocol.ID("/openpool/shardcast/1.0.0")
+// Protocol is the stream protocol on which pool's Service serves manifests
+// and shards. Each pool has its own, so that the Services of several pools
+// on one host each own their stream handler: closing one leaves the others
+// serving.
+func Protocol(pool string) protocol.ID {
+	return protocol.ID("/openpool/pool/" + pool + "/shardcast/1.0.0")
+}
 
 // TopicKind is the kind of the pool's gossip topic that carries manifest
 // announcements and have-maps.
