@@ -37,6 +37,17 @@ func openpoolBinary(t *testing.T) string {
 // startSwarm starts the bootstrap node in node 0 and a worker in every
 // other node with the given join flags.
 func startSwarm(t *testing.T, l *Lab, bin string, joinFlags ...string) []*Process {
+	addr := startBootstrap(t, l, bin)
+	var procs []*Process
+	for _, n := range l.Nodes()[1:] {
+		procs = append(procs, startJoin(t, l, n, bin, addr, joinFlags...))
+	}
+	return procs
+}
+
+// startBootstrap starts `openpool bootstrap` in node 0 and returns its
+// TCP multiaddr.
+func startBootstrap(t *testing.T, l *Lab, bin string) string {
 	ctx := testCtx(t, 5*time.Minute)
 	boot := l.Node(0)
 	bp, err := l.Start(ctx, boot, bin, "--home", t.TempDir(), "bootstrap", "--listen", scenarioListen, "--status-addr", "")
@@ -49,21 +60,23 @@ func startSwarm(t *testing.T, l *Lab, bin string, joinFlags ...string) []*Proces
 	}
 	addr := strings.TrimSpace(line)
 	t.Logf("bootstrap: %s", addr)
-	var procs []*Process
-	for _, n := range l.Nodes()[1:] {
-		argv := append([]string{bin, "--home", t.TempDir(), "join", "demo",
-			"--bootstrap", addr, "--listen", scenarioListen, "--status-addr", ""}, joinFlags...)
-		p, err := l.Start(ctx, n, argv...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		procs = append(procs, p)
+	return addr
+}
+
+// startJoin starts `openpool join demo` in node n.
+func startJoin(t *testing.T, l *Lab, n *Node, bin, bootstrap string, joinFlags ...string) *Process {
+	argv := append([]string{bin, "--home", t.TempDir(), "join", "demo",
+		"--bootstrap", bootstrap, "--listen", scenarioListen, "--status-addr", ""}, joinFlags...)
+	p, err := l.Start(testCtx(t, 5*time.Minute), n, argv...)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return procs
+	return p
 }
 
 // finish waits for a worker, prints its outer steps and checks that it
-// ran all of them and left cleanly; it returns the steps.
+// ran all of them (outer < 0: at least one; a late joiner starts from the
+// pool's step) and left cleanly; it returns the steps.
 func finish(t *testing.T, p *Process, start time.Time, outer int) []string {
 	t.Helper()
 	err := p.Wait(testCtx(t, 5*time.Minute))
@@ -80,7 +93,7 @@ func finish(t *testing.T, p *Process, start time.Time, outer int) []string {
 	for _, s := range steps {
 		fmt.Printf("SCENARIO %s:   node %d: %s\n", t.Name(), p.Node.Index, s)
 	}
-	if err != nil || len(steps) != outer || !strings.Contains(out, "training finished") {
+	if err != nil || (outer >= 0 && len(steps) != outer) || len(steps) == 0 || !strings.Contains(out, "training finished") {
 		t.Errorf("join on node %d: exit %v, %d of %d outer steps; output:\n%s", p.Node.Index, err, len(steps), outer, lastLines(p.Output(), 40))
 	}
 	return steps
