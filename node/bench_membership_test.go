@@ -24,8 +24,21 @@ import (
 // TestMembershipBenchmark measures, for swarms of 10, 50 and 100 real nodes
 // on loopback, the failure detection time of a crashed node and the
 // deathrattle propagation time as multiples of the heartbeat interval, and
-// the gossip bytes per node per second. Run it with scripts/bench-membership.sh.
+// the membership bytes per node per second (gossipsub plus, in ModeSWIM, the
+// probe protocol), for each membership mode in OPENPOOL_BENCH_MODES
+// (default "heartbeat,swim"). Run it with scripts/bench-membership.sh.
 func TestMembershipBenchmark(t *testing.T) {
+	modes := []p2p.MembershipMode{p2p.ModeHeartbeat, p2p.ModeSWIM}
+	if s := os.Getenv("OPENPOOL_BENCH_MODES"); s != "" {
+		modes = nil
+		for _, f := range strings.Split(s, ",") {
+			md, err := p2p.ParseMembershipMode(strings.TrimSpace(f))
+			if err != nil {
+				t.Fatal(err)
+			}
+			modes = append(modes, md)
+		}
+	}
 	interval := time.Second
 	if s := os.Getenv("OPENPOOL_BENCH_INTERVAL"); s != "" {
 		d, err := time.ParseDuration(s)
@@ -45,109 +58,146 @@ func TestMembershipBenchmark(t *testing.T) {
 			sizes = append(sizes, n)
 		}
 	}
-	type row struct {
-		n                  int
-		detect, rattle     []time.Duration
-		outPerNode, inPerN float64
-		amplification      float64
-	}
-	var rows []row
-	for _, n := range sizes {
-		t.Run(fmt.Sprint(n), func(t *testing.T) {
-			r := row{n: n}
-			pool := fmt.Sprintf("bench-%d", n)
-			_, nodes := nodetest.Swarm(t, n, pool, node.WithHeartbeatInterval(interval))
-			lastLog := time.Now()
-			if !nodetest.WaitFor(5*time.Minute, func() bool {
-				lo, hi, states := n, 0, map[string]int{}
-				for _, nd := range nodes {
-					c := nodetest.AliveCount(nd, pool)
-					lo, hi = min(lo, c), max(hi, c)
-					for _, m := range nd.Members(pool) {
-						states[m.State.String()]++
-					}
-				}
-				if time.Since(lastLog) > 10*time.Second {
-					worst := nodes[0]
+	rows := map[p2p.MembershipMode][]membershipRow{}
+	for _, mode := range modes {
+		for _, n := range sizes {
+			t.Run(fmt.Sprintf("%s/%d", mode, n), func(t *testing.T) {
+				r := membershipRow{n: n}
+				pool := fmt.Sprintf("bench-%s-%d", mode, n)
+				_, nodes := nodetest.Swarm(t, n, pool, node.WithMembershipConfig(p2p.MembershipConfig{Mode: mode, Interval: interval}))
+				lastLog := time.Now()
+				if !nodetest.WaitFor(5*time.Minute, func() bool {
+					lo, hi, states := n, 0, map[string]int{}
 					for _, nd := range nodes {
-						if nodetest.AliveCount(nd, pool) < nodetest.AliveCount(worst, pool) {
-							worst = nd
+						c := nodetest.AliveCount(nd, pool)
+						lo, hi = min(lo, c), max(hi, c)
+						for _, m := range nd.Members(pool) {
+							states[m.State.String()]++
 						}
 					}
-					m, _ := worst.Membership(pool)
-					t.Logf("worst node: %d conns, topic peers %d, stats %+v, pubsub rejects %v", len(worst.Host().Network().Peers()),
-						len(worst.PubSub().ListPeers(p2p.TopicName(pool, "membership"))), m.Stats(), worst.Stack().Rejects.Snapshot())
-					t.Logf("N=%d converging: alive seen per node min %d max %d; states %v; peers of node 0: %d", n, lo, hi, states, len(nodes[0].Host().Network().Peers()))
-					lastLog = time.Now()
+					if time.Since(lastLog) > 10*time.Second {
+						worst := nodes[0]
+						for _, nd := range nodes {
+							if nodetest.AliveCount(nd, pool) < nodetest.AliveCount(worst, pool) {
+								worst = nd
+							}
+						}
+						m, _ := worst.Membership(pool)
+						t.Logf("worst node: %d conns, topic peers %d, stats %+v, pubsub rejects %v", len(worst.Host().Network().Peers()),
+							len(worst.PubSub().ListPeers(m.Topic())), m.Stats(), worst.Stack().Rejects.Snapshot())
+						t.Logf("N=%d converging: alive seen per node min %d max %d; states %v; peers of node 0: %d", n, lo, hi, states, len(nodes[0].Host().Network().Peers()))
+						lastLog = time.Now()
+					}
+					return lo == n
+				}) {
+					t.Fatalf("N=%d did not converge", n)
 				}
-				return lo == n
-			}) {
-				t.Fatalf("N=%d did not converge", n)
-			}
-			t.Logf("N=%d converged", n)
-			time.Sleep(3 * interval) // let meshes settle
+				t.Logf("N=%d converged", n)
+				time.Sleep(3 * interval) // let meshes settle
 
-			// Steady-state gossip traffic over 10 intervals.
-			before := make([][2]int64, n)
-			for i, nd := range nodes {
-				before[i] = meshsubBytes(nd)
-			}
-			window := 10 * interval
-			time.Sleep(window)
-			var in, out float64
-			for i, nd := range nodes {
-				after := meshsubBytes(nd)
-				in += float64(after[0] - before[i][0])
-				out += float64(after[1] - before[i][1])
-			}
-			r.inPerN = in / float64(n) / window.Seconds()
-			r.outPerNode = out / float64(n) / window.Seconds()
-			useful := float64(n) * float64(heartbeatWireSize(t, nodes[0], pool)) / interval.Seconds()
-			r.amplification = r.inPerN / useful
+				// Steady-state membership traffic over 10 intervals.
+				before := make([][2]int64, n)
+				for i, nd := range nodes {
+					before[i] = membershipBytes(nd, pool)
+				}
+				window := 10 * interval
+				time.Sleep(window)
+				var in, out float64
+				for i, nd := range nodes {
+					after := membershipBytes(nd, pool)
+					in += float64(after[0] - before[i][0])
+					out += float64(after[1] - before[i][1])
+				}
+				r.inPerN = in / float64(n) / window.Seconds()
+				r.outPerNode = out / float64(n) / window.Seconds()
+				useful := float64(n) * float64(heartbeatWireSize(t, nodes[0], pool)) / interval.Seconds()
+				r.amplification = r.inPerN / useful
 
-			// Three crashes, then three clean exits, each observed by the
-			// nodes that are still up.
-			victims := nodes[n-6:]
-			observers := nodes[:n-6]
-			for k := 0; k < 3; k++ {
-				v := victims[k]
-				r.detect = append(r.detect, observe(t, observers, pool, v.ID(), p2p.EventDead, 10*interval, func() {
-					m, err := v.Membership(pool)
-					if err != nil {
-						t.Fatal(err)
-					}
-					m.Close()            // heartbeats stop, no deathrattle
-					_ = v.Host().Close() // connections drop as in kill -9
-				})...)
-				time.Sleep(interval / 3) // do not crash in phase with the heartbeat
-			}
-			for k := 3; k < 6; k++ {
-				v := victims[k]
-				r.rattle = append(r.rattle, observe(t, observers, pool, v.ID(), p2p.EventLeave, 10*interval, func() {
-					m, err := v.Membership(pool)
-					if err != nil {
-						t.Fatal(err)
-					}
-					go func() { _ = m.Leave(context.Background()) }()
-				})...)
-			}
-			rows = append(rows, r)
-		})
+				// Three crashes, then three clean exits, each observed by the
+				// nodes that are still up.
+				victims := nodes[n-6:]
+				observers := nodes[:n-6]
+				for k := 0; k < 3; k++ {
+					v := victims[k]
+					r.detect = append(r.detect, observe(t, observers, pool, v.ID(), p2p.EventDead, 10*interval, func() {
+						m, err := v.Membership(pool)
+						if err != nil {
+							t.Fatal(err)
+						}
+						m.Close()            // heartbeats stop, no deathrattle
+						_ = v.Host().Close() // connections drop as in kill -9
+					})...)
+					time.Sleep(interval / 3) // do not crash in phase with the heartbeat
+				}
+				for k := 3; k < 6; k++ {
+					v := victims[k]
+					r.rattle = append(r.rattle, observe(t, observers, pool, v.ID(), p2p.EventLeave, 10*interval, func() {
+						m, err := v.Membership(pool)
+						if err != nil {
+							t.Fatal(err)
+						}
+						go func() { _ = m.Leave(context.Background()) }()
+					})...)
+				}
+				rows[mode] = append(rows[mode], r)
+			})
+		}
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "\nmembership benchmark, heartbeat interval %v, real hosts on loopback, one process\n", interval)
-	fmt.Fprintf(&b, "%5s  %-28s  %-28s  %12s  %12s  %8s  %12s\n", "N", "crash->dead / interval", "deathrattle / interval", "in B/node/s", "out B/node/s", "vs N=10", "amplif.")
-	fmt.Fprintf(&b, "%5s  %-28s  %-28s  %12s  %12s  %8s  %12s\n", "", "median  p95  max (<=3.5)", "median  p95  max (<0.5)", "", "", "log N ratio", "(in / N*msg)")
-	for _, r := range rows {
-		dm, dp, dx := stats(r.detect, interval)
-		rm, rp, rx := stats(r.rattle, interval)
-		growth := r.inPerN / rows[0].inPerN
-		logGrowth := math.Log(float64(r.n)) / math.Log(float64(rows[0].n))
-		fmt.Fprintf(&b, "%5d  %6.2f %5.2f %5.2f %-9s  %6.3f %5.3f %5.3f %-9s  %12.0f  %12.0f  %4.2f/%-4.2f  %12.2f\n",
-			r.n, dm, dp, dx, verdict(dx <= 3.5), rm, rp, rx, verdict(rx < 0.5), r.inPerN, r.outPerNode, growth, logGrowth, r.amplification)
+	for _, mode := range modes {
+		rs := rows[mode]
+		if len(rs) == 0 {
+			continue
+		}
+		fmt.Fprintf(&b, "\nmembership benchmark, mode %s, heartbeat interval %v, real hosts on loopback, one process\n", mode, interval)
+		fmt.Fprintf(&b, "%5s  %-28s  %-28s  %12s  %12s  %-12s  %-8s  %12s\n", "N", "crash->dead / interval", "deathrattle / interval", "in B/node/s", "out B/node/s", "in vs first", "growth", "amplif.")
+		fmt.Fprintf(&b, "%5s  %-28s  %-28s  %12s  %12s  %-12s  %-8s  %12s\n", "", "median  p95  max (<=3.5)", "median  p95  max (<0.5)", "", "", "/ log N ratio", "<=log N", "(in / N*hb)")
+		for _, r := range rs {
+			dm, dp, dx := stats(r.detect, interval)
+			rm, rp, rx := stats(r.rattle, interval)
+			growth := r.inPerN / rs[0].inPerN
+			logGrowth := math.Log(float64(r.n)) / math.Log(float64(rs[0].n))
+			fmt.Fprintf(&b, "%5d  %6.2f %5.2f %5.2f %-9s  %6.3f %5.3f %5.3f %-9s  %12.0f  %12.0f  %5.2f/%-6.2f  %-8s  %12.2f\n",
+				r.n, dm, dp, dx, verdict(dx <= 3.5), rm, rp, rx, verdict(rx < 0.5), r.inPerN, r.outPerNode, growth, logGrowth,
+				verdict(growth <= logGrowth*1.1), r.amplification)
+		}
+	}
+	if hb, sw := rows[p2p.ModeHeartbeat], rows[p2p.ModeSWIM]; len(hb) > 0 && len(sw) > 0 {
+		fmt.Fprintf(&b, "\nswim / heartbeat, membership bytes in per node per second:\n")
+		for i := range min(len(hb), len(sw)) {
+			fmt.Fprintf(&b, "%5d  %6.3f\n", hb[i].n, sw[i].inPerN/hb[i].inPerN)
+		}
 	}
 	t.Log(b.String())
 	fmt.Print(b.String())
+	for _, mode := range modes {
+		for _, r := range rows[mode] {
+			benchLines(mode, r, rows[mode][0], interval)
+		}
+	}
+}
+
+// benchLines prints the machine-readable BENCH lines of one row; first is
+// the row of the smallest N in the same mode.
+func benchLines(mode p2p.MembershipMode, r, first membershipRow, interval time.Duration) {
+	dm, _, dx := stats(r.detect, interval)
+	rm, _, rx := stats(r.rattle, interval)
+	c := fmt.Sprintf("mode=%s N=%d interval=%v", mode, r.n, interval)
+	fmt.Printf("BENCH issue=3 name=crash_to_dead/interval %s value=%.2f unit=x target=<=3.5 # max over observers and crashes; median %.2f\n", c, dx, dm)
+	fmt.Printf("BENCH issue=3 name=deathrattle/interval %s value=%.3f unit=x target=<0.5 # max; median %.3f\n", c, rx, rm)
+	fmt.Printf("BENCH issue=3 name=gossip_in_bytes_per_node_s %s value=%.0f unit=B/s # out %.0f B/s; amplification %.2f\n", c, r.inPerN, r.outPerNode, r.amplification)
+	if r.n != first.n {
+		growth := (r.inPerN / first.inPerN) / (math.Log(float64(r.n)) / math.Log(float64(first.n)))
+		fmt.Printf("BENCH issue=3 name=gossip_growth/logN_growth %s value=%.2f unit=ratio target=<=1 # bytes per node vs N=%d, over log N vs log %d\n", c, growth, first.n, first.n)
+	}
+}
+
+// membershipRow is the result for one mode and swarm size.
+type membershipRow struct {
+	n                  int
+	detect, rattle     []time.Duration
+	outPerNode, inPerN float64
+	amplification      float64
 }
 
 func verdict(ok bool) string {
@@ -204,11 +254,12 @@ func stats(ds []time.Duration, unit time.Duration) (float64, float64, float64) {
 	return f(s[len(s)/2]), f(s[(len(s)*95)/100]), f(s[len(s)-1])
 }
 
-// meshsubBytes returns the gossipsub bytes (in, out) of a node so far.
-func meshsubBytes(n *node.Node) [2]int64 {
+// membershipBytes returns the gossipsub and membership probe bytes (in,
+// out) of a node so far.
+func membershipBytes(n *node.Node, pool string) [2]int64 {
 	var in, out int64
 	for proto, st := range n.Stack().Bandwidth.GetBandwidthByProtocol() {
-		if strings.HasPrefix(string(proto), "/meshsub/") {
+		if strings.HasPrefix(string(proto), "/meshsub/") || proto == p2p.SwimProtocol(pool) {
 			in += st.TotalIn
 			out += st.TotalOut
 		}

@@ -313,6 +313,8 @@ func checkFlat(t *testing.T, samples []soakSample, warmup time.Duration) {
 		first, last := mean(after[:third], k), mean(after[len(after)-third:], k)
 		ratio := last / first
 		t.Logf("soak: %s first-third mean %.0f, last-third mean %.0f, ratio %.3f (limit %.2f)", k, first, last, ratio, 1+soakMaxGrowth[k])
+		fmt.Printf("BENCH issue=9 name=soak_growth/%s value=%.3f unit=ratio target=<=%.2f # last-third mean %.0f / first-third mean %.0f after warm-up\n",
+			k, ratio, 1+soakMaxGrowth[k], last, first)
 		if ratio > 1+soakMaxGrowth[k] {
 			t.Errorf("soak: %s grew %.1f%% from the first to the last third (limit %.0f%%)", k, (ratio-1)*100, soakMaxGrowth[k]*100)
 		}

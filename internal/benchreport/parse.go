@@ -158,21 +158,25 @@ var (
 	ratioLine = regexp.MustCompile(`^RATIO (.+?): (?:min (\S+) median (\S+) max (\S+)|(\S+))(?: \(target ([<>=]+) ?([-+0-9.eE]+)[;)])?`)
 	// LAB broadcast N=8 S=64MiB ...: ... ratio=1.21 (target <= 1.5); ...
 	labLine = regexp.MustCompile(`^LAB (.+?): .*\bratio=(\S+?),? \(target ([<>=]+) ?([-+0-9.eE]+)\)`)
+	// bench-shardcast.sh's summary of BenchmarkShardTransferVsTCP:
+	// BenchmarkShardTransferVsTCP-2: shard 900 MB/s, raw TCP 1000 MB/s, ratio 0.9 (target >= 0.8); plain ...
+	shardLine = regexp.MustCompile(`^(Benchmark[^\s:]+?)(?:-\d+)?: shard (\S+) MB/s, raw TCP (\S+) MB/s, ratio (\S+) \(target ([<>=]+) ?([-+0-9.eE]+)\)(?:; (.*))?$`)
 	// BenchmarkX/sub-2   10   123 ns/op   0.85 ratio ...
 	goBenchLine = regexp.MustCompile(`^(Benchmark\S+?)(?:-\d+)?\s+\d+\s+(.*)$`)
 )
 
-// goBenchTargets are the targets of Go benchmark metrics, by benchmark name
-// (a substring) and metric unit, from the issues.
-var goBenchTargets = []struct {
-	issue, bench, unit, target string
-}{
-	{"5", "ShardTransferVsTCP", "ratio", ">=0.8"},
-	{"6", "Prove", "ratio_to_membw", ">=0.25"},
-	{"6", "Prove", "cpu_ratio_to_membw", ">=0.25"},
-	{"6", "", "proof_bytes/chunk", "~258"},
-	{"7", "LedgerGas", "", ""},
-	{"6", "Verify", "", ""},
+// goBenchIssues and goBenchTargets say which issue a Go benchmark's metrics
+// belong to and what they must reach, by benchmark name (a substring) and
+// metric unit ("" for any), from the issues.
+var goBenchIssues = []struct{ bench, issue string }{
+	{"ShardTransfer", "5"}, {"Prove", "6"}, {"Verify", "6"}, {"Proof", "6"}, {"Ledger", "7"},
+}
+
+var goBenchTargets = []struct{ bench, unit, target string }{
+	{"ShardTransferVsTCP", "ratio", ">=0.8"},
+	{"Prove", "ratio_to_membw", ">=0.25"},
+	{"Prove", "cpu_ratio_to_membw", ">=0.25"},
+	{"", "proof_bytes/chunk", "~258"},
 }
 
 // goBenchSkip are the standard units that say nothing about a target.
@@ -215,6 +219,8 @@ func Parse(r io.Reader) ([]Figure, []string, error) {
 			if f, ok := parseLab(line); ok {
 				add(f)
 			}
+		case shardLine.MatchString(line):
+			add(parseShard(line))
 		case strings.HasPrefix(line, "Benchmark"):
 			for _, f := range parseGoBench(line) {
 				add(f)
@@ -368,9 +374,14 @@ func parseGoBench(line string) []Figure {
 			return out
 		}
 		f := Figure{Name: m[1] + " " + unit, Value: x, Unit: unit}
+		for _, gi := range goBenchIssues {
+			if strings.Contains(m[1], gi.bench) {
+				f.Issue = gi.issue
+				break
+			}
+		}
 		for _, gt := range goBenchTargets {
-			if strings.Contains(m[1], gt.bench) && (gt.unit == "" || gt.unit == unit) {
-				f.Issue = gt.issue
+			if strings.Contains(m[1], gt.bench) && gt.unit == unit {
 				f.Target, _ = ParseTarget(gt.target)
 				break
 			}
@@ -378,4 +389,18 @@ func parseGoBench(line string) []Figure {
 		out = append(out, f)
 	}
 	return out
+}
+
+func parseShard(line string) Figure {
+	m := shardLine.FindStringSubmatch(line)
+	f := Figure{Issue: "5", Name: "shard_transfer/raw_tcp", Unit: "ratio", Value: math.NaN()}
+	if x, err := parseNumber(m[4]); err == nil {
+		f.Value = x
+	}
+	f.Target, _ = ParseTarget(m[5] + m[6])
+	f.Note = fmt.Sprintf("%s on loopback: shard %s MB/s, raw TCP %s MB/s", m[1], m[2], m[3])
+	if m[7] != "" {
+		f.Note += "; " + m[7]
+	}
+	return f
 }

@@ -17,6 +17,7 @@ RATIO busbw/rawtcp peers=4 size=256MiB lanes=2: min 0.712 median 0.810 max 0.851
 LAB broadcast N=8 S=64MiB B=100Mbit/s shard=1024KiB: all done in 6.10s, S/B=5.37s, ratio=1.14 (target <= 1.5); publisher uploaded 1.30 copies
 LAB shard transfer over 100Mbit/s link: shard 11.2 MB/s, raw TCP 11.9 MB/s, ratio=0.94 (target >= 0.8)
 LAB raw TCP at 100 Mbit/s, both directions=true: 0.95 of the link rate
+BenchmarkShardTransferVsTCP-2: shard 900.5 MB/s, raw TCP 1000 MB/s, ratio 0.9005 (target >= 0.8); plain libp2p stream 950 MB/s: stream/tcp 0.95, shard/stream 0.948
 BenchmarkShardTransferVsTCP-2   	      10	 123456 ns/op	        11.20 shard-MB/s	        12.00 tcp-MB/s	         0.9333 ratio
 BenchmarkProve-2                	      10	 98765432 ns/op	 679.4 MB/s	         0.2100 cpu_ratio_to_membw	         4.100 membw_GB/s	         0.1650 ratio_to_membw
 BenchmarkProofSize-2   1   10 ns/op   258.0 proof_bytes/chunk
@@ -49,6 +50,7 @@ func TestParseSample(t *testing.T) {
 		{"data-parallel-bytes/diloco-bytes", "H=500", 1990.2, ">= 2000", Missed},
 		{"lab broadcast", "N=8 S=64MiB B=100Mbit/s shard=1024KiB", 1.14, "<= 1.5", Met},
 		{"lab shard transfer over 100Mbit/s link", "", 0.94, ">= 0.8", Met},
+		{"shard_transfer/raw_tcp", "", 0.9005, ">= 0.8", Met},
 		{"BenchmarkShardTransferVsTCP shard-MB/s", "", 11.2, "—", NoTarget},
 		{"BenchmarkShardTransferVsTCP tcp-MB/s", "", 12, "—", NoTarget},
 		{"BenchmarkShardTransferVsTCP ratio", "", 0.9333, ">= 0.8", Met},
@@ -78,17 +80,20 @@ func TestParseSample(t *testing.T) {
 				f.Name, f.Conditions, f.Value, f.Target, f.Target.Judge(f.Value), w.name, w.conds, w.value, w.target, w.verdict)
 		}
 	}
-	if got := figs[16].Note; got != "resident memory growth / 21 nodes" {
+	if got := figs[6].Note; !strings.Contains(got, "shard 900.5 MB/s, raw TCP 1000 MB/s; plain libp2p stream 950") {
+		t.Errorf("shard summary note %q", got)
+	}
+	if got := figs[17].Note; got != "resident memory growth / 21 nodes" {
 		t.Errorf("BENCH note %q", got)
 	}
 	if got := figs[0].Note; !strings.Contains(got, "min 0.712") {
 		t.Errorf("RATIO note %q, want the spread", got)
 	}
-	if figs[0].Issue != "4" || figs[4].Issue != "5" || figs[8].Issue != "5" || figs[12].Issue != "6" || figs[16].Issue != "9" {
-		t.Errorf("issues: %q %q %q %q %q", figs[0].Issue, figs[4].Issue, figs[8].Issue, figs[12].Issue, figs[16].Issue)
+	if figs[0].Issue != "4" || figs[4].Issue != "5" || figs[8].Issue != "5" || figs[13].Issue != "6" || figs[17].Issue != "9" {
+		t.Errorf("issues: %q %q %q %q %q", figs[0].Issue, figs[4].Issue, figs[8].Issue, figs[13].Issue, figs[17].Issue)
 	}
-	if len(problems) != 1 || !strings.Contains(problems[0], "line 18") {
-		t.Errorf("problems %q, want one about line 18 (value=x)", problems)
+	if len(problems) != 1 || !strings.Contains(problems[0], "line 19") {
+		t.Errorf("problems %q, want one about line 19 (value=x)", problems)
 	}
 }
 

@@ -62,6 +62,7 @@ func TestNetlabLatency(t *testing.T) {
 		}
 		fmt.Printf("FIGURE latency node0->node%d: configured RTT %v, measured mean %v sd %v over %d/%d probes (UDP echo)\n",
 			tc.to.Index, tc.want, r.Mean().Round(10*time.Microsecond), r.StdDev().Round(10*time.Microsecond), r.Received, r.Sent)
+		fmt.Printf("BENCH issue=9 name=rtt_measured/configured path=node0-node%d rtt=%v value=%.3f unit=ratio target=0.9..1.1 # UDP echo\n", tc.to.Index, tc.want, float64(r.Mean())/float64(tc.want))
 		if r.Received != r.Sent {
 			t.Errorf("lossless links lost %d of %d probes", r.Sent-r.Received, r.Sent)
 		}
@@ -156,6 +157,7 @@ func TestNetlabLoss(t *testing.T) {
 	lost := after.Lost - before.Lost
 	fmt.Printf("FIGURE loss node0->node1: configured %.1f%%, measured %.3f%% (%d of %d datagrams lost; emulator drew %d losses)\n",
 		100*p, 100*r.Loss(), r.Sent-r.Received, r.Sent, lost)
+	fmt.Printf("BENCH issue=9 name=loss_measured/configured loss=%.1f%% value=%.3f unit=ratio target=0.9..1.1 # %d datagrams\n", 100*p, r.Loss()/p, r.Sent)
 	for _, n := range l.Nodes() {
 		if s := l.Stats(n); s.QueueDrops+s.SendErrors+s.KernelDrops != 0 {
 			t.Errorf("node %d link dropped frames besides the configured loss: %+v", n.Index, s)
@@ -233,6 +235,7 @@ func TestNetlabBandwidth(t *testing.T) {
 	want := rate * 1448 / 1514
 	fmt.Printf("FIGURE bandwidth node0->node1: tbf %.0f Mbit/s, TCP goodput limit %.2f Mbit/s, measured %.2f Mbit/s (%.1f%%) over %v\n",
 		rate/1e6, want/1e6, r.BitsPerSecond()/1e6, 100*r.BitsPerSecond()/want, r.Window.Round(time.Millisecond))
+	fmt.Printf("BENCH issue=9 name=goodput_measured/limit tbf=%.0fMbit/s value=%.3f unit=ratio target=0.9..1.1\n", rate/1e6, r.BitsPerSecond()/want)
 	if !within(r.BitsPerSecond(), want, 0.10) {
 		t.Errorf("goodput %.2f Mbit/s, want %.2f ±10%%", r.BitsPerSecond()/1e6, want/1e6)
 	}
