@@ -1,11 +1,14 @@
 package node
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -25,11 +28,36 @@ import (
 // topic, whose validator admits only well-formed submissions for this pool
 // signed by their worker. A node with WithWorkValidator checks a
 // deterministic sample of the submissions it receives: toploc.Sampled over
-// the sample seed and the submission's ID picks them, so every validator
-// with the same seed checks the same ones. It recomputes the activations
+// a seed and the submission's ID picks them, so every validator with the
+// same seed checks the same ones. It recomputes the activations
 // through the caller's RecomputeFunc, runs toploc.Verify with the pool's
 // parameters, records a WorkVerdict and, for a rejection, asks the ledger to
 // invalidate the work.
+//
+// Where the seed comes from decides whether a worker can predict which of
+// its submissions are checked (and cheat on the others). With
+// WithWorkSampleSeed it is fixed: fine for tests and demonstrations, but a
+// worker that learns it knows the sample. With WithWorkSampleBeacon the
+// seed of a submission is the beacon of its outer step, a value that does
+// not exist yet when the worker submits and that every validator sees
+// equally; the node's caller releases it with SetWorkBeacon. Our choice of
+// beacon is the DiLoCo outer-step result that follows the submission: the
+// hash of the averaged pseudo-gradient (or of the checkpoint it yields) of
+// outer step s is the beacon of step s. It depends on every member's
+// contribution to the round, so no worker knows it while it can still
+// submit work for step s, and every member that completes the round
+// computes the same bytes. Where a ledger records submissions, the hash of
+// a block after the step's submission deadline serves the same purpose.
+//
+// The validator holds the submissions of a step, in a bounded set, until
+// its beacon is released, then samples them with it. Beacons must be
+// released in increasing step order; a step's beacon also samples the
+// held submissions of earlier steps that never got one. A submission that
+// arrives after the beacon of its step (or of a later step) was released
+// is late: its worker could have computed whether it would be sampled, so
+// it is always checked (WorkStats.Late). Validators therefore pick the same
+// set from the submissions they received before the beacon; a submission
+// racing the beacon may be checked by some validators only, never by none.
 
 // Sentinel errors of work submission and validation.
 var (
@@ -39,6 +67,9 @@ var (
 	ErrWorkInvalid = errors.New("node: work invalid")
 	// ErrWorkDuplicate: the same submission was already published or seen.
 	ErrWorkDuplicate = errors.New("node: duplicate work submission")
+	// ErrWorkBeacon: SetWorkBeacon was called on a node without
+	// WithWorkSampleBeacon, with an empty beacon, or out of step order.
+	ErrWorkBeacon = errors.New("node: work sampling beacon")
 )
 
 // Defaults of the validator role.
@@ -56,6 +87,12 @@ const (
 	workRecentVerdicts = 256
 	// workLedgerTimeout bounds one ledger call made by a validator.
 	workLedgerTimeout = time.Minute
+	// workPendingLimit and workPendingBytes bound the submissions of one
+	// pool a beacon-sampling validator holds until their beacon (honest
+	// submissions are a few KiB; the byte bound caps a flood of maximal
+	// ones at 32 MiB per pool).
+	workPendingLimit = 4096
+	workPendingBytes = 32 << 20
 )
 
 // Work is what a worker reports to SubmitWork.
@@ -153,6 +190,10 @@ type WorkStats struct {
 	Rejected  uint64 `json:"rejected"`
 	Unchecked uint64 `json:"unchecked"`
 	Dropped   uint64 `json:"dropped"` // sampled but dropped: the verification queue was full
+	// Beacon sampling (WithWorkSampleBeacon).
+	Pending        uint64 `json:"pending"`         // submissions waiting for their step's beacon now
+	Late           uint64 `json:"late"`            // arrived after their step's beacon: always checked
+	PendingDropped uint64 `json:"pending_dropped"` // arrived while the held set was full: never sampled
 	// Messages the topic validator refused, by reason.
 	Malformed uint64 `json:"malformed"`  // undecodable, or a non-canonical proof
 	Oversize  uint64 `json:"oversize"`   // over MaxWorkSubmissionSize
@@ -168,6 +209,7 @@ type workConfig struct {
 	fraction   float64
 	recompute  RecomputeFunc
 	seed       []byte
+	beacon     bool
 	params     toploc.Params
 	thresholds *toploc.Thresholds
 	ledger     WorkLedger
@@ -207,14 +249,68 @@ func WithWorkValidator(fraction float64, recompute RecomputeFunc) Option {
 	}
 }
 
-// WithWorkSampleSeed sets the seed that picks which submissions validators
-// check (default empty). Validators that share it check the same
-// submissions. A worker that knows it can tell which of its submissions
-// will be checked, so a deployment should derive it from something fixed
-// only after submission (a later block hash, the next checkpoint's hash)
-// and keep it from workers.
+// WithWorkSampleSeed sets a fixed seed that picks which submissions
+// validators check (default empty). Validators that share it check the
+// same submissions. A worker that knows it can tell which of its
+// submissions will be checked: use it for tests and demonstrations, and
+// WithWorkSampleBeacon in a deployment.
 func WithWorkSampleSeed(seed []byte) Option {
-	return func(c *config) error { c.work.seed = append([]byte(nil), seed...); return nil }
+	return func(c *config) error {
+		if c.work.beacon {
+			return fmt.Errorf("%w: a fixed sample seed and beacon sampling exclude each other", ErrWorkBeacon)
+		}
+		c.work.seed = append([]byte(nil), seed...)
+		return nil
+	}
+}
+
+// WithWorkSampleBeacon makes the validator sample each submission with the
+// beacon of its outer step, released by SetWorkBeacon once the step's
+// submissions are in (see the package notes on work: the DiLoCo outer-step
+// result hash, or a later block hash), so that no worker knows at
+// submission time which of its submissions will be checked. Submissions
+// wait, in a bounded set, for their beacon.
+func WithWorkSampleBeacon() Option {
+	return func(c *config) error {
+		if c.work.seed != nil {
+			return fmt.Errorf("%w: a fixed sample seed and beacon sampling exclude each other", ErrWorkBeacon)
+		}
+		c.work.beacon = true
+		return nil
+	}
+}
+
+// SetWorkBeacon releases the sampling beacon of pool's outer step
+// outerStep on a validator configured WithWorkSampleBeacon: the submissions
+// of that step (and of earlier steps still waiting) it holds are sampled
+// with toploc.Sampled(beacon, ID, fraction) and the sampled ones queued for
+// verification. Every validator must be given the same beacon bytes (the
+// step's result hash, a block hash). Steps must be released in increasing
+// order; releasing the same step again with the same beacon does nothing.
+// A node that validates nothing ignores beacons.
+func (n *Node) SetWorkBeacon(pool string, outerStep uint64, beacon []byte) error {
+	if len(beacon) == 0 {
+		return fmt.Errorf("%w: empty beacon for %s step %d", ErrWorkBeacon, pool, outerStep)
+	}
+	if !n.cfg.work.beacon {
+		return fmt.Errorf("%w: node not configured with WithWorkSampleBeacon", ErrWorkBeacon)
+	}
+	w := &n.work
+	t, err := w.topic(pool)
+	if err != nil {
+		return fmt.Errorf("node: work beacon: %w", err)
+	}
+	if w.jobs == nil {
+		return nil
+	}
+	sampled, err := t.release(outerStep, beacon, w.cfg.fraction)
+	if err != nil {
+		return err
+	}
+	for _, vw := range sampled {
+		w.enqueue(pool, vw)
+	}
+	return nil
 }
 
 // WithWorkProofParams sets the TOPLOC parameters validators require of
@@ -400,6 +496,14 @@ type workTopic struct {
 	seen  map[WorkID]struct{}
 	order []WorkID // ring of seen IDs, oldest evicted first
 	pos   int
+	// Beacon sampling: submissions waiting for their step's beacon, and
+	// the highest step released so far.
+	pending      map[uint64][]validatedWork
+	pendingN     int
+	pendingBytes int
+	released     bool
+	lastStep     uint64
+	lastBeacon   []byte
 }
 
 // validatedWork travels from the topic validator to the receive loop in
@@ -437,7 +541,8 @@ func (w *workService) join(n *Node, pool string) error {
 	if _, ok := w.topics[pool]; ok {
 		return fmt.Errorf("work topic: %w", ErrAlreadyInPool)
 	}
-	t := &workTopic{pool: pool, name: p2p.TopicName(pool, "work"), w: w, seen: make(map[WorkID]struct{}), done: make(chan struct{})}
+	t := &workTopic{pool: pool, name: p2p.TopicName(pool, "work"), w: w, seen: make(map[WorkID]struct{}), done: make(chan struct{}),
+		pending: make(map[uint64][]validatedWork)}
 	if err := w.ps.RegisterTopicValidator(t.name, t.validate); err != nil {
 		return fmt.Errorf("work topic: register validator: %w", err)
 	}
@@ -506,6 +611,10 @@ func (t *workTopic) stop() {
 	t.sub.Cancel()
 	t.cancel()
 	<-t.done
+	t.mu.Lock()
+	t.w.stats.pending.Add(-uint64(t.pendingN))
+	t.pending, t.pendingN, t.pendingBytes = nil, 0, 0
+	t.mu.Unlock()
 	if err := t.topic.Close(); err != nil {
 		t.w.n.log.Debug("close work topic", "pool", t.pool, "err", err)
 	}
@@ -620,17 +729,98 @@ func (t *workTopic) receive(ctx context.Context) {
 			continue
 		}
 		w.stats.received.Add(1)
-		if w.jobs == nil || !toploc.Sampled(w.cfg.seed, vw.id[:], w.cfg.fraction) {
-			continue
-		}
-		w.stats.sampled.Add(1)
-		select {
-		case w.jobs <- vw:
-		default:
-			w.stats.dropped.Add(1)
-			w.n.log.Warn("work verification queue full: sampled submission dropped", "pool", t.pool, "id", vw.id.String()[:12])
+		switch {
+		case w.jobs == nil:
+		case w.cfg.beacon:
+			t.hold(vw)
+		case toploc.Sampled(w.cfg.seed, vw.id[:], w.cfg.fraction):
+			w.enqueue(t.pool, vw)
 		}
 	}
+}
+
+// enqueue queues a sampled submission for verification, or drops it when
+// the queue is full.
+func (w *workService) enqueue(pool string, vw validatedWork) {
+	w.stats.sampled.Add(1)
+	select {
+	case w.jobs <- vw:
+	default:
+		w.stats.dropped.Add(1)
+		w.n.log.Warn("work verification queue full: sampled submission dropped", "pool", pool, "id", vw.id.String()[:12])
+	}
+}
+
+// hold keeps a submission until the beacon of its step, or queues it at
+// once when it is late (its step's beacon is out).
+func (t *workTopic) hold(vw validatedWork) {
+	w := t.w
+	step := vw.sub.OuterStep
+	size := len(vw.sub.Proof) + len(vw.sub.Input)
+	t.mu.Lock()
+	switch {
+	case t.pending == nil: // stopped
+		t.mu.Unlock()
+		return
+	case t.released && step <= t.lastStep:
+		t.mu.Unlock()
+		w.stats.late.Add(1)
+		w.n.log.Info("late work submission: checked unconditionally", "pool", t.pool, "id", vw.id.String()[:12], "outer_step", step, "released", t.lastStep)
+		w.enqueue(t.pool, vw)
+		return
+	case t.pendingN >= workPendingLimit || t.pendingBytes+size > workPendingBytes:
+		t.mu.Unlock()
+		w.stats.pendingDropped.Add(1)
+		w.n.log.Warn("work held for a beacon: set full, submission not sampled", "pool", t.pool, "id", vw.id.String()[:12], "outer_step", step)
+		return
+	}
+	t.pending[step] = append(t.pending[step], vw)
+	t.pendingN++
+	t.pendingBytes += size
+	t.mu.Unlock()
+	w.stats.pending.Add(1)
+}
+
+// release records the beacon of step and returns the held submissions it
+// samples (those of step and of earlier steps).
+func (t *workTopic) release(step uint64, beacon []byte, fraction float64) ([]validatedWork, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.pending == nil {
+		return nil, fmt.Errorf("node: work beacon: pool %s: %w", t.pool, ErrNotMember)
+	}
+	if t.released && step <= t.lastStep {
+		if step == t.lastStep && bytes.Equal(beacon, t.lastBeacon) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("%w: %s step %d released after step %d", ErrWorkBeacon, t.pool, step, t.lastStep)
+	}
+	t.released, t.lastStep, t.lastBeacon = true, step, bytes.Clone(beacon)
+	var sampled []validatedWork
+	n := 0
+	for s, held := range t.pending {
+		if s > step {
+			continue
+		}
+		for _, vw := range held {
+			if toploc.Sampled(beacon, vw.id[:], fraction) {
+				sampled = append(sampled, vw)
+			}
+			t.pendingBytes -= len(vw.sub.Proof) + len(vw.sub.Input)
+		}
+		n += len(held)
+		delete(t.pending, s)
+	}
+	t.pendingN -= n
+	t.w.stats.pending.Add(-uint64(n))
+	// Steps first, then IDs: every validator verifies in the same order.
+	slices.SortFunc(sampled, func(a, b validatedWork) int {
+		if c := cmp.Compare(a.sub.OuterStep, b.sub.OuterStep); c != 0 {
+			return c
+		}
+		return bytes.Compare(a.id[:], b.id[:])
+	})
+	return sampled, nil
 }
 
 func (w *workService) verifyLoop(ctx context.Context) {
@@ -738,6 +928,7 @@ func finiteOr(x float64) float64 {
 
 type workCounters struct {
 	published, received, sampled, accepted, rejected, unchecked, dropped atomic.Uint64
+	pending, late, pendingDropped                                        atomic.Uint64
 	malformed, oversize, wrongPool, spoofed, duplicate                   atomic.Uint64
 	ledgerErrors, invalidated                                            atomic.Uint64
 }
@@ -746,6 +937,7 @@ func (c *workCounters) snapshot() WorkStats {
 	return WorkStats{
 		Published: c.published.Load(), Received: c.received.Load(), Sampled: c.sampled.Load(),
 		Accepted: c.accepted.Load(), Rejected: c.rejected.Load(), Unchecked: c.unchecked.Load(), Dropped: c.dropped.Load(),
+		Pending: c.pending.Load(), Late: c.late.Load(), PendingDropped: c.pendingDropped.Load(),
 		Malformed: c.malformed.Load(), Oversize: c.oversize.Load(), WrongPool: c.wrongPool.Load(),
 		Spoofed: c.spoofed.Load(), Duplicate: c.duplicate.Load(),
 		LedgerErrors: c.ledgerErrors.Load(), Invalidated: c.invalidated.Load(),

@@ -441,6 +441,189 @@ func TestWorkSampling(t *testing.T) {
 	}
 }
 
+// TestWorkSamplingBeacon: validators that sample with the beacon of each
+// outer step hold a step's submissions until its beacon is released, then
+// check exactly the same set (the one toploc.Sampled picks with that
+// beacon), a set that changes with the beacon, so the worker could not know
+// it when it submitted. A submission that arrives after its step's beacon
+// is checked by every validator, whatever the sample.
+func TestWorkSamplingBeacon(t *testing.T) {
+	const (
+		pool     = "beacon-pool"
+		fraction = 0.25
+		step1    = 24
+		step2    = 8
+	)
+	ctx := context.Background()
+	tt := newToyTask(t, toploc.ToyConfig{Vocab: 256, Hidden: 64, FF: 64, Layers: 1}, 8, 40)
+	boot := nodetest.Bootstrap(t)
+	worker := nodetest.Node(t, boot, node.WithIdentity(deterministicKey(t, "beacon worker")))
+	var validators []*node.Node
+	var calls [2]atomic.Int64
+	for i := range 2 {
+		validators = append(validators, nodetest.Node(t, boot,
+			node.WithWorkValidator(fraction, tt.recompute(&calls[i])), node.WithWorkSampleBeacon()))
+	}
+	for _, n := range append([]*node.Node{worker}, validators...) {
+		if err := n.Join(ctx, pool); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitWorkTopicPeers(t, worker, pool, 2)
+	submit := func(step uint64, input []byte) node.WorkID {
+		t.Helper()
+		w := tt.run(t, tt.model, input, input, toploc.ToyBF16, 1, 0)
+		w.OuterStep = step
+		sub, err := worker.SubmitWork(ctx, pool, w)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sub.ID()
+	}
+	// Warm up with step-0 probes until both validators receive work, and
+	// release step 0: what the probes leave behind is the baseline.
+	for i := 0; ; i++ {
+		if i == 60 {
+			t.Fatal("validators never received a probe submission")
+		}
+		submit(0, fmt.Appendf(nil, "probe %d", i))
+		if nodetest.WaitFor(time.Second, func() bool {
+			return validators[0].WorkStats().Received > 0 && validators[1].WorkStats().Received > 0
+		}) {
+			break
+		}
+	}
+	beacon0 := sha256.Sum256([]byte("outer step 0 result"))
+	var base [2]node.WorkStats
+	var baseCalls [2]int64
+	for i, v := range validators {
+		if err := v.SetWorkBeacon(pool, 0, beacon0[:]); err != nil {
+			t.Fatal(err)
+		}
+		if !nodetest.WaitFor(30*time.Second, func() bool { return uint64(len(v.WorkVerdicts())) == v.WorkStats().Sampled }) {
+			t.Fatalf("validator %d: probes not checked: %+v", i, v.WorkStats())
+		}
+		base[i], baseCalls[i] = v.WorkStats(), calls[i].Load()
+	}
+	ids := map[uint64][]node.WorkID{}
+	for i := range step1 {
+		ids[1] = append(ids[1], submit(1, fmt.Appendf(nil, "step 1 task %d", i)))
+	}
+	for i := range step2 {
+		ids[2] = append(ids[2], submit(2, fmt.Appendf(nil, "step 2 task %d", i)))
+	}
+	total := uint64(len(ids[1]) + len(ids[2]))
+	for i, v := range validators {
+		if !nodetest.WaitFor(60*time.Second, func() bool { return v.WorkStats().Received >= base[i].Received+total }) {
+			t.Fatalf("validator %d: stats %+v, want %d more received", i, v.WorkStats(), total)
+		}
+		// Nothing is decided before the beacon: the sample does not exist yet.
+		// (A straggling probe arriving after step 0's release is late, so checked.)
+		if st := v.WorkStats(); st.Pending != total || st.Sampled-base[i].Sampled != st.Late-base[i].Late {
+			t.Fatalf("validator %d before the beacon of step 1: %+v", i, st)
+		}
+	}
+	mine := map[node.WorkID]bool{}
+	for _, id := range append(slices.Clone(ids[1]), ids[2]...) {
+		mine[id] = true
+	}
+
+	sample := func(beacon []byte, ids []node.WorkID) []node.WorkID {
+		var out []node.WorkID
+		for _, id := range ids {
+			if toploc.Sampled(beacon, id[:], fraction) {
+				out = append(out, id)
+			}
+		}
+		slices.SortFunc(out, func(a, b node.WorkID) int { return bytes.Compare(a[:], b[:]) })
+		return out
+	}
+	checked := func(i int, v *node.Node, want int) []node.WorkID {
+		t.Helper()
+		if !nodetest.WaitFor(60*time.Second, func() bool { return len(v.WorkVerdicts()) >= int(base[i].Sampled)+want }) {
+			t.Fatalf("validator %d: %d verdicts, want %d (stats %+v)", i, len(v.WorkVerdicts()), want, v.WorkStats())
+		}
+		var got []node.WorkID
+		for _, vd := range v.WorkVerdicts() {
+			if !mine[vd.ID] {
+				continue // a probe
+			}
+			if vd.Outcome != node.WorkAccepted {
+				t.Errorf("validator %d: honest work %v: %s", i, vd.Outcome, vd.Reason)
+			}
+			got = append(got, vd.ID)
+		}
+		slices.SortFunc(got, func(a, b node.WorkID) int { return bytes.Compare(a[:], b[:]) })
+		return got
+	}
+
+	// The beacon of step 1: the hash of the outer step's result, known to
+	// every member once the round is over.
+	beacon1 := sha256.Sum256([]byte("outer step 1 result"))
+	want := sample(beacon1[:], ids[1])
+	if len(want) == 0 || len(want) == len(ids[1]) {
+		t.Fatalf("beacon 1 samples %d of %d", len(want), len(ids[1]))
+	}
+	// Another beacon picks another set: before the round ended, the worker
+	// could not tell which of its submissions would be checked.
+	for i := range 3 {
+		other := sha256.Sum256(fmt.Appendf(nil, "another outer step 1 result %d", i))
+		if slices.Equal(sample(other[:], ids[1]), want) {
+			t.Fatalf("beacon %d samples the same submissions as beacon 1", i)
+		}
+	}
+	for i, v := range validators {
+		if err := v.SetWorkBeacon(pool, 1, beacon1[:]); err != nil {
+			t.Fatal(err)
+		}
+		if err := v.SetWorkBeacon(pool, 1, beacon1[:]); err != nil {
+			t.Fatalf("releasing the same beacon again: %v", err)
+		}
+		if got := checked(i, v, len(want)); !slices.Equal(got, want) {
+			t.Errorf("validator %d checked %d submissions, not the %d the beacon picks", i, len(got), len(want))
+		}
+		if st := v.WorkStats(); st.Pending != uint64(len(ids[2])) || st.Sampled != base[i].Sampled+uint64(len(want)) || calls[i].Load() != baseCalls[i]+int64(len(want)) {
+			t.Errorf("validator %d after beacon 1: %+v, %d recomputed", i, st, calls[i].Load())
+		}
+	}
+
+	// Late: step-1 work submitted after its beacon is checked by everyone.
+	late := submit(1, []byte("late step 1 task"))
+	mine[late] = true
+	want = append(want, late)
+	beacon2 := sha256.Sum256([]byte("outer step 2 result"))
+	want = append(want, sample(beacon2[:], ids[2])...)
+	slices.SortFunc(want, func(a, b node.WorkID) int { return bytes.Compare(a[:], b[:]) })
+	for i, v := range validators {
+		if !nodetest.WaitFor(60*time.Second, func() bool { return v.WorkStats().Late >= base[i].Late+1 }) {
+			t.Fatalf("validator %d: late submission not seen: %+v", i, v.WorkStats())
+		}
+		if err := v.SetWorkBeacon(pool, 2, beacon2[:]); err != nil {
+			t.Fatal(err)
+		}
+		if got := checked(i, v, len(want)); !slices.Equal(got, want) {
+			t.Errorf("validator %d checked %d submissions after beacon 2, want %d", i, len(got), len(want))
+		}
+		if st := v.WorkStats(); st.Pending != 0 || st.PendingDropped != 0 {
+			t.Errorf("validator %d: %+v", i, st)
+		}
+	}
+
+	// Misuse is refused.
+	if err := validators[0].SetWorkBeacon(pool, 1, beacon2[:]); !errors.Is(err, node.ErrWorkBeacon) {
+		t.Errorf("beacon of an earlier step: %v", err)
+	}
+	if err := validators[0].SetWorkBeacon(pool, 3, nil); !errors.Is(err, node.ErrWorkBeacon) {
+		t.Errorf("empty beacon: %v", err)
+	}
+	if err := worker.SetWorkBeacon(pool, 3, beacon2[:]); !errors.Is(err, node.ErrWorkBeacon) {
+		t.Errorf("beacon on a node without beacon sampling: %v", err)
+	}
+	if err := validators[0].SetWorkBeacon("no-such-pool", 3, beacon2[:]); !errors.Is(err, node.ErrNotMember) {
+		t.Errorf("beacon for a pool not joined: %v", err)
+	}
+}
+
 // TestWorkTopicRejectsBadMessages: an outsider publishing straight onto the
 // work topic gets malformed, oversize, wrong-pool and spoofed submissions
 // rejected at the validator, duplicates ignored, and none of them checked.
