@@ -474,7 +474,7 @@ func (l *lane) send(ctx context.Context) error {
 		}
 		lo, hi := s.chunk(s.sendSeg(t), c)
 		vals := s.data[lo:hi]
-		var frame []byte
+		var frame, rest []byte
 		switch {
 		case s.round.Mode == Float32:
 			if t == s.n-1 {
@@ -483,8 +483,18 @@ func (l *lane) send(ctx context.Context) error {
 					vals[i] /= inv
 				}
 			}
-			frame = buf[:frameHeaderSize+4*len(vals)]
-			copy(frame[frameHeaderSize:], f32bytes(vals))
+			// The header goes out with the first bytes of the values in
+			// one write, the rest straight from the vector (the muxer
+			// copies what it is given before Write returns): the chunk is
+			// not copied once more here.
+			payload := f32bytes(vals)
+			k := len(payload)
+			if s.ring.cfg.mutate == nil {
+				k = min(k, firstWrite)
+				rest = payload[k:]
+			}
+			frame = buf[:frameHeaderSize+k]
+			copy(frame[frameHeaderSize:], payload[:k])
 		case t < s.n-1: // int8 reduce-scatter: re-quantize the partial sum
 			frame = buf[:frameHeaderSize+int8Size(len(vals))]
 			quantize(frame[frameHeaderSize:], vals)
@@ -508,7 +518,7 @@ func (l *lane) send(ctx context.Context) error {
 			frame = buf[:frameHeaderSize+len(b)]
 			l.release(b)
 		}
-		h := frameHeader{tag: s.tag, seq: uint32(seq), phase: uint16(t), chunk: uint32(c), n: uint32(len(frame) - frameHeaderSize)}
+		h := frameHeader{tag: s.tag, seq: uint32(seq), phase: uint16(t), chunk: uint32(c), n: uint32(len(frame) + len(rest) - frameHeaderSize)}
 		h.put(frame)
 		if s.ring.cfg.mutate != nil {
 			frame = s.ring.cfg.mutate(t, c, frame)
@@ -517,7 +527,12 @@ func (l *lane) send(ctx context.Context) error {
 		if _, err := st.Write(frame); err != nil {
 			return blame(fmt.Errorf("frame %d: %w", seq, err))
 		}
-		s.sent.Add(int64(len(frame)))
+		if len(rest) > 0 {
+			if _, err := st.Write(rest); err != nil {
+				return blame(fmt.Errorf("frame %d: %w", seq, err))
+			}
+		}
+		s.sent.Add(int64(len(frame) + len(rest)))
 		l.sent.add()
 	}
 	if err := st.CloseWrite(); err != nil {
@@ -570,16 +585,6 @@ func (l *lane) receive(ctx context.Context) error {
 		case h.n != uint32(want):
 			return blame(true, fmt.Errorf("%w: frame %d (phase %d chunk %d) has %d bytes, want %d", ErrProtocol, seq, t, c, h.n, want))
 		}
-		var p []byte
-		forward := s.round.Mode == Int8 && t >= s.n-1 && t < 2*s.n-3
-		if forward {
-			p = l.buffer()[:want]
-		} else {
-			p = payload[:want]
-		}
-		if _, err := io.ReadFull(st, p); err != nil {
-			return blame(false, fmt.Errorf("frame %d payload: %w", seq, err))
-		}
 		if t >= s.n-1 {
 			// All-gather overwrites the segment this peer sent in phase
 			// t+1-n; that frame left long ago (the ring's causality), the
@@ -589,12 +594,27 @@ func (l *lane) receive(ctx context.Context) error {
 			}
 		}
 		vals := s.data[lo:hi]
+		var p []byte
+		forward := s.round.Mode == Int8 && t >= s.n-1 && t < 2*s.n-3
+		switch {
+		case forward:
+			p = l.buffer()[:want]
+		case s.round.Mode == Float32 && t >= s.n-1:
+			// fp32 all-gather: the values land in place and are checked
+			// there (on error the vector is garbage anyway).
+			p = f32bytes(vals)
+		default:
+			p = payload[:want]
+		}
+		if _, err := io.ReadFull(st, p); err != nil {
+			return blame(false, fmt.Errorf("frame %d payload: %w", seq, err))
+		}
 		var err error
 		switch {
 		case s.round.Mode == Float32 && t < s.n-1:
 			err = addF32(vals, p)
 		case s.round.Mode == Float32:
-			err = copyF32(vals, p)
+			err = checkFinite(vals)
 		default:
 			scale, ok := int8Scale(p)
 			if !ok {
@@ -628,26 +648,79 @@ func (l *lane) receive(ctx context.Context) error {
 	return nil
 }
 
+// firstWrite is how many bytes of an fp32 chunk go out in one write with
+// the frame header: what fills one yamux frame (64 KiB with its 12-byte
+// header).
+const firstWrite = 64<<10 - 12 - frameHeaderSize
+
+// The exponent field of a float32 is all ones (Inf or NaN) exactly when
+// adding expCarry to bits&expMask carries into the sign bit: the checks
+// below OR that over many values and branch once.
+const (
+	expMask  = 0x7f800000
+	expCarry = 0x00800000
+	signBit  = 0x80000000
+)
+
+// addF32 adds the float32s in p to dst (of the same length) and fails if
+// any of them is not finite (dst is then garbage).
 func addF32(dst []float32, p []byte) error {
 	src := bytesF32(p)
-	for i, x := range src {
-		if math.Float32bits(x)&0x7f800000 == 0x7f800000 {
-			return fmt.Errorf("non-finite value at %d", i)
-		}
-		dst[i] += x
+	dst = dst[:len(src)]
+	var bad uint32
+	i := 0
+	for ; i+8 <= len(src); i += 8 {
+		s, d := src[i:i+8:i+8], dst[i:i+8:i+8]
+		bad |= (math.Float32bits(s[0])&expMask + expCarry) | (math.Float32bits(s[1])&expMask + expCarry) |
+			(math.Float32bits(s[2])&expMask + expCarry) | (math.Float32bits(s[3])&expMask + expCarry) |
+			(math.Float32bits(s[4])&expMask + expCarry) | (math.Float32bits(s[5])&expMask + expCarry) |
+			(math.Float32bits(s[6])&expMask + expCarry) | (math.Float32bits(s[7])&expMask + expCarry)
+		d[0] += s[0]
+		d[1] += s[1]
+		d[2] += s[2]
+		d[3] += s[3]
+		d[4] += s[4]
+		d[5] += s[5]
+		d[6] += s[6]
+		d[7] += s[7]
+	}
+	for ; i < len(src); i++ {
+		bad |= math.Float32bits(src[i])&expMask + expCarry
+		dst[i] += src[i]
+	}
+	if bad&signBit != 0 {
+		return firstNonFinite(src)
 	}
 	return nil
 }
 
-func copyF32(dst []float32, p []byte) error {
-	src := bytesF32(p)
-	for i, x := range src {
-		if math.Float32bits(x)&0x7f800000 == 0x7f800000 {
+// checkFinite fails if any value of v is Inf or NaN.
+func checkFinite(v []float32) error {
+	var bad uint32
+	i := 0
+	for ; i+8 <= len(v); i += 8 {
+		s := v[i : i+8 : i+8]
+		bad |= (math.Float32bits(s[0])&expMask + expCarry) | (math.Float32bits(s[1])&expMask + expCarry) |
+			(math.Float32bits(s[2])&expMask + expCarry) | (math.Float32bits(s[3])&expMask + expCarry) |
+			(math.Float32bits(s[4])&expMask + expCarry) | (math.Float32bits(s[5])&expMask + expCarry) |
+			(math.Float32bits(s[6])&expMask + expCarry) | (math.Float32bits(s[7])&expMask + expCarry)
+	}
+	for ; i < len(v); i++ {
+		bad |= math.Float32bits(v[i])&expMask + expCarry
+	}
+	if bad&signBit != 0 {
+		return firstNonFinite(v)
+	}
+	return nil
+}
+
+func firstNonFinite(v []float32) error {
+	for i, x := range v {
+		if math.Float32bits(x)&expMask == expMask {
 			return fmt.Errorf("non-finite value at %d", i)
 		}
 	}
-	copy(dst, src)
-	return nil
+	return errors.New("non-finite value")
 }
 
 func f32bytes(v []float32) []byte {

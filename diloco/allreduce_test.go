@@ -174,6 +174,14 @@ func TestAllReduceBadPeer(t *testing.T) {
 			}
 			return f
 		},
+		"garbage-values-all-gather": func(phase, chunk int, f []byte) []byte {
+			if phase == 4 { // the values land in the vector before the check
+				for i := frameHeaderSize + 40; i < len(f); i += 4 {
+					copy(f[i:], []byte{0, 0, 0x80, 0x7f}) // +Inf
+				}
+			}
+			return f
+		},
 	}
 	for name, mutate := range corruptions {
 		t.Run(name, func(t *testing.T) {
@@ -245,6 +253,34 @@ func TestAllReduceDeadPeer(t *testing.T) {
 		}
 		if err == nil {
 			t.Errorf("peer %d completed despite a stalled peer", i)
+		}
+	}
+}
+
+// addF32 and checkFinite find an Inf or NaN at any position of any length
+// (they test blocks of 8 values branch-free, then the tail) and accept the
+// largest and smallest finite values.
+func TestAddF32RejectsNonFinite(t *testing.T) {
+	for _, v := range []float32{float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN()),
+		math.MaxFloat32, -math.MaxFloat32, 0, math.SmallestNonzeroFloat32, -1.5} {
+		finite := !math.IsInf(float64(v), 0) && !math.IsNaN(float64(v))
+		for n := 1; n <= 19; n++ {
+			for k := range n {
+				src := make([]float32, n)
+				src[k] = v
+				dst := make([]float32, n)
+				for i := range dst {
+					dst[i] = 1
+				}
+				errAdd := addF32(dst, f32bytes(src))
+				errCheck := checkFinite(src)
+				if (errAdd == nil) != finite || (errCheck == nil) != finite {
+					t.Fatalf("value %v at %d of %d: addF32 %v, checkFinite %v", v, k, n, errAdd, errCheck)
+				}
+				if finite && dst[k] != 1+v {
+					t.Fatalf("value %v at %d of %d: sum %v", v, k, n, dst[k])
+				}
+			}
 		}
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -102,8 +103,8 @@ func rawTCPRing(t *testing.T, n int, bytes int64) float64 {
 
 const benchProto = "/openpool/diloco/bench/1.0.0"
 
-// libp2pRing does the same over one libp2p stream per ring link (Noise,
-// yamux): the transport's own ceiling.
+// libp2pRing does the same over one libp2p stream per ring link (TLS 1.3
+// with AES-GCM, yamux): the transport's own ceiling.
 func libp2pRing(t *testing.T, hs []host.Host, bytes int64) float64 {
 	n := len(hs)
 	var wg sync.WaitGroup
@@ -141,6 +142,17 @@ func libp2pRing(t *testing.T, hs []host.Host, bytes int64) float64 {
 	return float64(bytes) / time.Since(start).Seconds()
 }
 
+// cpuTime is the CPU time (user + system) this process has used. On a
+// shared machine a wall-clock throughput depends on what else runs; the CPU
+// one measurement costs does not, and when both ends are CPU-bound (as on
+// loopback) the ratio of CPU costs is the throughput ratio an idle machine
+// would show.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
 func benchValue(peer, k int) float32 {
 	return float32((k*7+peer*13)%1000-500) * 1e-3
 }
@@ -169,19 +181,23 @@ func TestLabBusBandwidth(t *testing.T) {
 					t.Cleanup(func() { _ = v.Close() })
 					vecs[slices.Index(group, h.ID())] = v
 				}
-				var rTCP, rLibp2p []float64
+				var rTCP, rLibp2p, cTCP, cLibp2p []float64
 				for rep := range repeats {
 					for r, v := range vecs {
 						for k := range v.Data {
 							v.Data[k] = benchValue(r, k)
 						}
 					}
+					c0 := cpuTime()
 					tcp := rawTCPRing(t, n, B)
+					c1 := cpuTime()
 					lp := libp2pRing(t, hs, B)
+					c2 := cpuTime()
 					data := make([][]float32, n)
 					for i, h := range hs {
 						data[i] = vecs[slices.Index(group, h.ID())].Data
 					}
+					c3 := cpuTime()
 					start := time.Now()
 					for i, err := range runAll(context.Background(), rs, Round{ID: roundID(fmt.Sprint(t.Name(), rep)), Group: group, Mode: Float32}, data) {
 						if err != nil {
@@ -189,6 +205,8 @@ func TestLabBusBandwidth(t *testing.T) {
 						}
 					}
 					busBW := float64(B) / time.Since(start).Seconds()
+					cAR := cpuTime() - c3
+					cpuTCP, cpuLP := (c1 - c0).Seconds(), (c2 - c1).Seconds()
 					// correctness: identical bits everywhere, sampled values equal the mean
 					h0 := sha256.Sum256(f32bytes(vecs[0].Data))
 					for i := 1; i < n; i++ {
@@ -208,11 +226,15 @@ func TestLabBusBandwidth(t *testing.T) {
 					}
 					rTCP = append(rTCP, busBW/tcp)
 					rLibp2p = append(rLibp2p, busBW/lp)
-					t.Logf("rep %d: bus bandwidth %.0f MB/s; raw TCP per link %.0f MB/s; libp2p stream per link %.0f MB/s; ratio vs TCP %.3f, vs libp2p %.3f",
-						rep, busBW/1e6, tcp/1e6, lp/1e6, busBW/tcp, busBW/lp)
+					cTCP = append(cTCP, cpuTCP/cAR.Seconds())
+					cLibp2p = append(cLibp2p, cpuLP/cAR.Seconds())
+					t.Logf("rep %d: bus bandwidth %.0f MB/s; raw TCP per link %.0f MB/s; libp2p stream per link %.0f MB/s; ratio vs TCP %.3f, vs libp2p %.3f; CPU for B bytes per link: raw TCP %.2f s, libp2p stream %.2f s, all-reduce %.2f s",
+						rep, busBW/1e6, tcp/1e6, lp/1e6, busBW/tcp, busBW/lp, cpuTCP, cpuLP, cAR.Seconds())
 				}
 				fmt.Printf("RATIO busbw/rawtcp peers=%d size=%dMiB lanes=%d: %s (target >= 0.8)\n", n, mib, lanes, spread(rTCP))
 				fmt.Printf("RATIO busbw/libp2p-stream peers=%d size=%dMiB lanes=%d: %s\n", n, mib, lanes, spread(rLibp2p))
+				fmt.Printf("RATIO cpu rawtcp/allreduce peers=%d size=%dMiB lanes=%d: %s (CPU seconds for the same bytes per link; load-independent)\n", n, mib, lanes, spread(cTCP))
+				fmt.Printf("RATIO cpu libp2p-stream/allreduce peers=%d size=%dMiB lanes=%d: %s\n", n, mib, lanes, spread(cLibp2p))
 			})
 		}
 	}

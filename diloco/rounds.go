@@ -161,6 +161,10 @@ var (
 	// outer state than ours; fetch the pool's state (StateSync) instead of
 	// averaging alone.
 	ErrOutOfSync = errors.New("diloco: peers start the step from another outer state")
+	// ErrAlone: no other peer was ready within the window although the
+	// pool has other live members; averaging alone would leave the pool's
+	// weights, so the step is skipped.
+	ErrAlone = errors.New("diloco: no other member was ready for the round")
 )
 
 // maxRoundMsg bounds a round message (a confirm names up to maxGroupSize peers).
@@ -541,6 +545,9 @@ func (r *Rounds) attempt(ctx context.Context, step uint64, a int, spec, state st
 	if len(group) == 1 && others > 0 {
 		return Result{}, nil, fmt.Errorf("%w: %d peers ready for step %d start from another state", ErrOutOfSync, others, step)
 	}
+	if len(group) == 1 && r.othersAlive() {
+		return Result{}, nil, fmt.Errorf("%w: step %d, attempt %d", ErrAlone, step, a)
+	}
 	spec += "/" + state
 	var published []peer.ID
 	var lastPublish time.Time
@@ -650,6 +657,20 @@ func (r *Rounds) attempt(ctx context.Context, step uint64, a int, spec, state st
 		return Result{}, group, fmt.Errorf("attempt %d: commit: %w", a, why)
 	}
 	return Result{Step: step, Attempt: a, Group: group, Stats: stats, Hash: sum}, group, nil
+}
+
+// othersAlive reports whether the pool's live members (WithMembers) name a
+// peer other than us that is not excluded.
+func (r *Rounds) othersAlive() bool {
+	if r.cfg.members == nil {
+		return false
+	}
+	for _, p := range r.cfg.members() {
+		if p != r.h.ID() {
+			return true
+		}
+	}
+	return false
 }
 
 // initialGroup: announcers with our spec and state plus self, minus

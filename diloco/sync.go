@@ -47,16 +47,18 @@ type Head struct {
 	Hash    [32]byte
 }
 
-// better reports whether h should replace o in a pool: a later step first
-// (a peer never goes back), then more applied steps (a skipped round loses
-// to an applied one), then more peers holding it, then the smaller hash, so
-// that every peer that sees the same heads picks the same one.
+// better reports whether h should replace o in a pool: more applied outer
+// steps first (progress is never given up, and a skipped round loses to an
+// applied one), then the later step, then more peers holding it, then the
+// smaller hash, so that every peer that sees the same heads picks the same
+// one. A peer cannot apply a round alone while it knows other members
+// (ErrAlone), so applied steps are the pool's, not one peer's.
 func (h Head) better(hSupport int, o Head, oSupport int) bool {
-	if h.Step != o.Step {
-		return h.Step > o.Step
-	}
 	if h.Applied != o.Applied {
 		return h.Applied > o.Applied
+	}
+	if h.Step != o.Step {
+		return h.Step > o.Step
 	}
 	if hSupport != oSupport {
 		return hSupport > oSupport
