@@ -122,6 +122,9 @@ func sameWeights(t *testing.T, procs []*Process) {
 	fmt.Printf("SCENARIO %s: final weights %v\n", t.Name(), seen)
 	if len(seen) != 1 || seen[""] != nil {
 		t.Errorf("workers ended on different weights (sha256 -> nodes): %v", seen)
+		for _, p := range procs {
+			t.Logf("node %d's last output:\n%s", p.Node.Index, lastLines(p.Output(), 40))
+		}
 	}
 }
 
