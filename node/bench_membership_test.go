@@ -93,7 +93,9 @@ func TestMembershipBenchmark(t *testing.T) {
 					t.Fatalf("N=%d did not converge", n)
 				}
 				t.Logf("N=%d converged", n)
-				time.Sleep(3 * interval) // let meshes settle
+				// Let meshes settle and, in ModeSWIM, the join announcements
+				// (repeated up to 7 intervals after joining) end.
+				time.Sleep(10 * interval)
 
 				// Steady-state membership traffic over 10 intervals.
 				before := make([][2]int64, n)

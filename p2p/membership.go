@@ -15,9 +15,50 @@ import (
 	"github.com/libp2p/go-libp2p/p2p/protocol/ping"
 )
 
+// MembershipMode selects the membership protocol.
+type MembershipMode uint8
+
+// Membership modes.
+const (
+	// ModeDefault is the default mode: ModeHeartbeat.
+	ModeDefault MembershipMode = iota
+	// ModeHeartbeat: every member gossips a signed heartbeat every
+	// Interval, so every member receives every other member's heartbeats;
+	// gossip bytes per member grow linearly with the pool.
+	ModeHeartbeat
+	// ModeSWIM: members probe a constant number of others per interval over
+	// a stream protocol and gossip only changes (see swim.go); gossip bytes
+	// per member stay flat as the pool grows.
+	ModeSWIM
+)
+
+func (md MembershipMode) String() string {
+	switch md {
+	case ModeDefault:
+		return "default"
+	case ModeHeartbeat:
+		return "heartbeat"
+	case ModeSWIM:
+		return "swim"
+	}
+	return fmt.Sprintf("mode(%d)", uint8(md))
+}
+
+// ParseMembershipMode parses "heartbeat", "swim" or "default".
+func ParseMembershipMode(s string) (MembershipMode, error) {
+	for _, md := range []MembershipMode{ModeDefault, ModeHeartbeat, ModeSWIM} {
+		if md.String() == s {
+			return md, nil
+		}
+	}
+	return 0, fmt.Errorf("p2p: unknown membership mode %q (heartbeat or swim)", s)
+}
+
 // MembershipConfig holds the membership timings. Every duration is derived
 // from Interval so that one knob scales the whole failure detector.
 type MembershipConfig struct {
+	// Mode is the protocol; ModeDefault picks the default (ModeHeartbeat).
+	Mode MembershipMode
 	// Interval between heartbeats. Default 2 s (as in Prime Intellect's
 	// ElasticDeviceMesh).
 	Interval time.Duration
@@ -46,6 +87,24 @@ type MembershipConfig struct {
 	// deathrattle so that gossip carries it before the topic is closed.
 	// Default 300 ms.
 	DeathrattleLinger time.Duration
+
+	// The following apply to ModeSWIM only.
+
+	// ProbesPerInterval is how many members a node probes per Interval.
+	// Default 2: with N members, one of them is probed by someone about
+	// every Interval/(2N) and by everyone within N/2 intervals.
+	ProbesPerInterval int
+	// IndirectProbes is how many other members are asked to ping a member
+	// that missed a direct ping before it is suspected. Default 3.
+	IndirectProbes int
+	// SuspectFor is the number of intervals a suspect has to refute before
+	// it is dead (a definite failure skips the wait). Default 1, so that a
+	// crash is detected within about 1 (first probe) + 0.75 (direct and
+	// indirect timeouts) + 1 intervals.
+	SuspectFor float64
+	// SyncEvery is the number of intervals between anti-entropy exchanges
+	// with one random member. Default 10.
+	SyncEvery float64
 }
 
 // DefaultMembershipConfig returns the documented defaults.
@@ -80,6 +139,21 @@ func (c MembershipConfig) withDefaults() MembershipConfig {
 	}
 	if c.DeathrattleLinger <= 0 {
 		c.DeathrattleLinger = 300 * time.Millisecond
+	}
+	if c.Mode == ModeDefault {
+		c.Mode = ModeHeartbeat
+	}
+	if c.ProbesPerInterval <= 0 {
+		c.ProbesPerInterval = 2
+	}
+	if c.IndirectProbes <= 0 {
+		c.IndirectProbes = 3
+	}
+	if c.SuspectFor <= 0 {
+		c.SuspectFor = 1
+	}
+	if c.SyncEvery <= 0 {
+		c.SyncEvery = 10
 	}
 	return c
 }
@@ -192,6 +266,12 @@ const (
 	// RejectNotAdmitted counts messages from peers without a valid
 	// admission (an invite to an invite-only pool).
 	RejectNotAdmitted = "not_admitted"
+	// RejectBadSignature counts member records (ModeSWIM) not signed by
+	// their subject.
+	RejectBadSignature = "bad_signature"
+	// RejectNotMember counts suspicions (ModeSWIM) from peers that are not
+	// members.
+	RejectNotMember = "not_member"
 )
 
 // MembershipStats counts what the validator refused and what was delivered.
@@ -244,6 +324,8 @@ type Membership struct {
 
 	admit     func(from peer.ID, token []byte) error
 	admission []byte
+
+	swim *swimState // nil in ModeHeartbeat
 }
 
 // MembershipOption configures JoinMembership.
@@ -297,7 +379,22 @@ func JoinMembership(ctx context.Context, h host.Host, ps *pubsub.PubSub, pool st
 	}
 	m.cfg = m.cfg.withDefaults()
 	m.log = m.log.With("pool", pool)
-	if err := ps.RegisterTopicValidator(m.name, m.validate); err != nil {
+	validate := m.validate
+	switch m.cfg.Mode {
+	case ModeHeartbeat:
+	case ModeSWIM:
+		// Its own topic, so that members of different modes ignore each
+		// other instead of penalising each other's messages.
+		m.name = TopicName(pool, "swim")
+		s, err := newSwimState(m)
+		if err != nil {
+			return nil, err
+		}
+		m.swim, validate = s, m.validateSwim
+	default:
+		return nil, fmt.Errorf("p2p: join membership: unknown mode %d", m.cfg.Mode)
+	}
+	if err := ps.RegisterTopicValidator(m.name, validate); err != nil {
 		return nil, fmt.Errorf("p2p: pool %s: register validator: %w", pool, err)
 	}
 	topic, err := ps.Join(m.name)
@@ -319,6 +416,20 @@ func JoinMembership(ctx context.Context, h host.Host, ps *pubsub.PubSub, pool st
 	m.cancel = cancel
 	beatCtx, stopBeat := context.WithCancel(runCtx)
 	m.stopBeat, m.beatDone = stopBeat, make(chan struct{})
+	if m.swim != nil {
+		if err := m.swim.start(time.Now()); err != nil {
+			cancel()
+			stopBeat()
+			sub.Cancel()
+			_ = topic.Close()
+			_ = ps.UnregisterTopicValidator(m.name)
+			return nil, err
+		}
+		m.wg.Add(1)
+		go m.receiveSwim(runCtx)
+		go m.swim.run(beatCtx, runCtx)
+		return m, nil
+	}
 	m.wg.Add(2)
 	go m.receive(runCtx)
 	go m.beat(beatCtx)
@@ -332,9 +443,16 @@ func (m *Membership) Pool() string { return m.pool }
 // Config returns the effective timings.
 func (m *Membership) Config() MembershipConfig { return m.cfg }
 
-// SetStatus changes what the next heartbeats report.
+// Topic returns the name of the membership's gossipsub topic.
+func (m *Membership) Topic() string { return m.name }
+
+// SetStatus changes what the next heartbeats report. In ModeSWIM a changed
+// status is published within an interval.
 func (m *Membership) SetStatus(s Status) {
 	m.mu.Lock()
+	if m.swim != nil && s != m.status {
+		m.swim.dirty = true
+	}
 	m.status = s
 	m.mu.Unlock()
 }
@@ -756,7 +874,12 @@ func (m *Membership) leave(ctx context.Context, unsubscribe bool) error {
 	// No heartbeat may follow the deathrattle: it would revive us.
 	m.stopBeat()
 	<-m.beatDone
-	err := m.publish(ctx, KindDeathrattle)
+	var err error
+	if m.swim != nil {
+		err = m.leaveSwim(ctx)
+	} else {
+		err = m.publish(ctx, KindDeathrattle)
+	}
 	if err == nil {
 		select {
 		case <-ctx.Done():
@@ -788,6 +911,9 @@ func (m *Membership) close(unsubscribe bool) {
 	m.mu.Unlock()
 	m.cancel()
 	<-m.beatDone
+	if m.swim != nil {
+		m.h.RemoveStreamHandler(m.swim.proto)
+	}
 	m.wg.Wait()
 	if unsubscribe {
 		m.sub.Cancel()

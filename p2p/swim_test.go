@@ -1,0 +1,367 @@
+package p2p
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
+)
+
+func swimConfig() MembershipConfig {
+	return MembershipConfig{Mode: ModeSWIM, Interval: testInterval}
+}
+
+// swimPool starts n fully connected stacks that join pool in ModeSWIM.
+func swimPool(t *testing.T, n int, pool string) ([]*Stack, []*Membership) {
+	t.Helper()
+	stacks := make([]*Stack, n)
+	ms := make([]*Membership, n)
+	for i := range stacks {
+		stacks[i] = newTestStack(t, Config{})
+		for j := 0; j < i; j++ {
+			connect(t, stacks[i].Host, stacks[j].Host)
+		}
+	}
+	for i := range stacks {
+		ms[i] = join(t, stacks[i], pool, swimConfig())
+	}
+	return stacks, ms
+}
+
+func waitConverged(t *testing.T, ms []*Membership, want int) {
+	t.Helper()
+	waitFor(t, 30*time.Second, "convergence", func() bool {
+		for _, m := range ms {
+			if aliveCount(m) != want {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+func swimTestKey(t testing.TB) (crypto.PrivKey, peer.ID) {
+	t.Helper()
+	priv, pub, err := crypto.GenerateEd25519Key(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := peer.IDFromPublicKey(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return priv, id
+}
+
+func sampleRecord(t testing.TB) (*MemberRecord, crypto.PrivKey) {
+	key, id := swimTestKey(t)
+	return &MemberRecord{
+		Kind: SwimAlive, Pool: "pool-1", Peer: id, Seq: 1234567890123, Time: time.UnixMilli(1_790_000_000_000),
+		OuterStep: 7, CheckpointVersion: 3,
+		Hardware:  Hardware{CPUCores: 16, MemoryMiB: 65536, GPUs: 1, GPUMemoryMiB: 81559, BandwidthMbps: 1000, GPUModel: "NVIDIA H100 80GB HBM3"},
+		Admission: []byte("invite"),
+		Addrs:     []ma.Multiaddr{ma.StringCast("/ip4/127.0.0.1/tcp/4001"), ma.StringCast("/ip4/127.0.0.1/udp/4001/quic-v1")},
+	}, key
+}
+
+func TestMemberRecordSignVerify(t *testing.T) {
+	rec, key := sampleRecord(t)
+	raw, err := rec.Sign(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := DecodeMemberRecord(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := got.Verify(); err != nil {
+		t.Fatalf("verify: %v", err)
+	}
+	if got.Peer != rec.Peer || got.Seq != rec.Seq || !got.Time.Equal(rec.Time) || got.Hardware != rec.Hardware ||
+		got.OuterStep != 7 || got.CheckpointVersion != 3 || string(got.Admission) != "invite" || len(got.Addrs) != 2 || !got.Addrs[1].Equal(rec.Addrs[1]) {
+		t.Fatalf("round trip: got %+v", got)
+	}
+	if !bytes.Equal(got.Raw(), raw) {
+		t.Fatal("Raw differs from the encoding")
+	}
+
+	// A record signed by another key, or altered after signing, fails.
+	other, _ := swimTestKey(t)
+	forged, err := (&MemberRecord{Kind: SwimAlive, Pool: "pool-1", Peer: rec.Peer, Seq: rec.Seq + 1, Time: rec.Time}).Sign(other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, err := DecodeMemberRecord(forged); err != nil || !errors.Is(r.Verify(), ErrBadRecordSignature) {
+		t.Fatalf("record signed by another key: decode %v, verify %v", err, r.Verify())
+	}
+	tampered := bytes.Clone(raw)
+	tampered[len(tampered)-70] ^= 1 // inside the signed part, before the signature
+	if r, err := DecodeMemberRecord(tampered); err == nil && r.Verify() == nil {
+		t.Fatal("tampered record verifies")
+	}
+}
+
+func TestSwimGossipDecode(t *testing.T) {
+	_, id := swimTestKey(t)
+	sus := Suspicion{Pool: "p", Subject: id, Seq: 42, Time: time.UnixMilli(1_790_000_000_000)}
+	data, err := sus.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, got, err := DecodeSwimGossip(data)
+	if err != nil || rec != nil || *got != sus {
+		t.Fatalf("suspicion round trip: %v %+v %v", rec, got, err)
+	}
+	r, key := sampleRecord(t)
+	raw, _ := r.Sign(key)
+	if rec, got, err := DecodeSwimGossip(raw); err != nil || got != nil || rec.Peer != r.Peer {
+		t.Fatalf("record: %v %v %v", rec, got, err)
+	}
+	for name, bad := range map[string][]byte{
+		"empty":     {},
+		"version":   {2, 3},
+		"kind":      {swimWireVersion, 9},
+		"trailing":  append(bytes.Clone(data), 0),
+		"truncated": data[:len(data)-1],
+		"oversize":  make([]byte, MaxSwimGossipSize+1),
+	} {
+		if _, _, err := DecodeSwimGossip(bad); err == nil {
+			t.Errorf("%s: decoded", name)
+		}
+	}
+}
+
+func TestSwimFrameRoundTrip(t *testing.T) {
+	_, id := swimTestKey(t)
+	frames := []*swimFrame{
+		{Type: swimFramePing, KnownSeq: 5, Seq: 9},
+		{Type: swimFrameAck, Seq: 9, Flags: ackWantRecord | ackSuspectYou, Records: [][]byte{[]byte("rec")}},
+		{Type: swimFramePingReq, Target: id, KnownSeq: 77},
+		{Type: swimFrameResult, OK: true},
+		{Type: swimFrameSync, Digest: bytes.Repeat([]byte{7}, 32), Records: [][]byte{[]byte("mine")}},
+		{Type: swimFrameRecords, Digest: bytes.Repeat([]byte{8}, 32), Records: [][]byte{[]byte("a"), []byte("bb")}},
+	}
+	for _, f := range frames {
+		body, err := f.encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := decodeSwimFrame(body)
+		if err != nil {
+			t.Fatalf("frame %d: %v", f.Type, err)
+		}
+		again, _ := got.encode()
+		if !bytes.Equal(again, body) || got.Target != f.Target || got.OK != f.OK || len(got.Records) != len(f.Records) {
+			t.Fatalf("frame %d: round trip %+v", f.Type, got)
+		}
+	}
+	if _, err := decodeSwimFrame([]byte{swimFrameAck, 1, 4, 0}); err == nil {
+		t.Error("unknown ack flags accepted")
+	}
+	if _, err := decodeSwimFrame([]byte{99}); err == nil {
+		t.Error("unknown frame type accepted")
+	}
+}
+
+// FuzzMemberRecordDecode: decoding never panics, and what decodes encodes
+// back to the same signed bytes.
+func FuzzMemberRecordDecode(f *testing.F) {
+	rec, key := sampleRecord(f)
+	raw, _ := rec.Sign(key)
+	f.Add(raw)
+	rec.Kind, rec.Addrs, rec.Admission = SwimLeave, nil, nil
+	leave, _ := rec.Sign(key)
+	f.Add(leave)
+	f.Add([]byte{swimWireVersion, 1, 0})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		rec, err := DecodeMemberRecord(data)
+		if err != nil {
+			return
+		}
+		body, err := rec.appendUnsigned(nil)
+		if err != nil {
+			t.Fatalf("decoded record does not encode: %v", err)
+		}
+		if !bytes.Equal(appendBytes(body, rec.Signature), data) {
+			t.Fatalf("non-canonical record accepted: %x", data)
+		}
+		_ = rec.Verify()
+	})
+}
+
+// FuzzSwimGossipDecode drives the topic decoder.
+func FuzzSwimGossipDecode(f *testing.F) {
+	rec, key := sampleRecord(f)
+	raw, _ := rec.Sign(key)
+	f.Add(raw)
+	sus, _ := (&Suspicion{Pool: "p", Subject: rec.Peer, Seq: 3, Time: time.Now()}).MarshalBinary()
+	f.Add(sus)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		rec, sus, err := DecodeSwimGossip(data)
+		if err != nil {
+			return
+		}
+		if (rec == nil) == (sus == nil) {
+			t.Fatal("want exactly one of record and suspicion")
+		}
+		if sus != nil {
+			again, err := sus.MarshalBinary()
+			if err != nil || !bytes.Equal(again, data) {
+				t.Fatalf("non-canonical suspicion accepted: %x (%v)", data, err)
+			}
+		}
+	})
+}
+
+// FuzzSwimFrameDecode drives the probe-protocol frame decoder.
+func FuzzSwimFrameDecode(f *testing.F) {
+	_, id := swimTestKey(f)
+	for _, fr := range []*swimFrame{
+		{Type: swimFramePing, KnownSeq: 5, Seq: 9},
+		{Type: swimFrameAck, Seq: 9, Flags: ackWantRecord, Records: [][]byte{[]byte("rec")}},
+		{Type: swimFramePingReq, Target: id},
+		{Type: swimFrameResult, OK: true},
+		{Type: swimFrameRecords, Digest: make([]byte, 32), Records: [][]byte{[]byte("a")}},
+	} {
+		b, _ := fr.encode()
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		fr, err := decodeSwimFrame(data)
+		if err != nil {
+			return
+		}
+		if _, err := fr.encode(); err != nil {
+			t.Fatalf("decoded frame does not encode: %v", err)
+		}
+	})
+}
+
+// TestSwimCrashAndDeathrattle: in ModeSWIM a crashed member is declared dead
+// by every other member, and a clean exit is seen through its deathrattle.
+func TestSwimCrashAndDeathrattle(t *testing.T) {
+	stacks, ms := swimPool(t, 6, "swim-fd")
+	waitConverged(t, ms, len(ms))
+	subs := make([]*Subscription, 4)
+	for i := range subs {
+		subs[i] = ms[i].Subscribe(0)
+	}
+	crashed := stacks[5].ID()
+	start := time.Now()
+	ms[5].Close()
+	_ = stacks[5].Close()
+	for _, sub := range subs {
+		waitEvent(t, sub, EventDead, crashed, 20*testInterval)
+	}
+	t.Logf("crash seen as dead by all within %v (%.2f intervals)", time.Since(start), float64(time.Since(start))/float64(testInterval))
+
+	left := stacks[4].ID()
+	start = time.Now()
+	if err := ms[4].Leave(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for i, sub := range subs {
+		t.Logf("stats %d: %+v %v", i, ms[i].Stats(), stateOf(ms[i], left))
+		waitEvent(t, sub, EventLeave, left, 2*testInterval+time.Second)
+	}
+	t.Logf("deathrattle seen by all within %v", time.Since(start))
+	for i := range subs {
+		if s := stateOf(ms[i], left); s != StateLeft {
+			t.Errorf("node %d: %s is %v, want left", i, left, s)
+		}
+		if s := stateOf(ms[i], crashed); s != StateDead {
+			t.Errorf("node %d: %s is %v, want dead", i, crashed, s)
+		}
+	}
+}
+
+// TestSwimLiarCannotKill: a member that keeps publishing suspicions about an
+// honest member makes the others probe it, but nobody declares it dead, and
+// the subject refutes with a higher incarnation.
+func TestSwimLiarCannotKill(t *testing.T) {
+	stacks, ms := swimPool(t, 4, "swim-liar")
+	waitConverged(t, ms, len(ms))
+	victim := stacks[0].ID()
+	seq0 := ms[1].Members()[0].Seq
+	for _, mem := range ms[1].Members() {
+		if mem.ID == victim {
+			seq0 = mem.Seq
+		}
+	}
+	subs := []*Subscription{ms[1].Subscribe(0), ms[2].Subscribe(0)}
+	liar := ms[3]
+	for range 10 {
+		sus := Suspicion{Pool: liar.Pool(), Subject: victim, Seq: seq0 + 1000, Time: time.Now()}
+		data, err := sus.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := liar.topic.Publish(context.Background(), data); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(testInterval / 2)
+	}
+	waitFor(t, 10*time.Second, "the victim's refutation", func() bool {
+		for _, mem := range ms[1].Members() {
+			if mem.ID == victim && mem.Seq > seq0 {
+				return true
+			}
+		}
+		return false
+	})
+	time.Sleep(3 * testInterval)
+	for i, sub := range subs {
+	drain:
+		for {
+			select {
+			case ev := <-sub.C:
+				if ev.Member.ID == victim && (ev.Type == EventDead || ev.Type == EventLeave) {
+					t.Errorf("observer %d: %s event for the victim", i+1, ev.Type)
+				}
+			default:
+				break drain
+			}
+		}
+		if s := stateOf(ms[i+1], victim); s != StateAlive {
+			t.Errorf("observer %d: victim is %v", i+1, s)
+		}
+	}
+}
+
+// TestSwimJoinerLearnsTable: a member that joins long after the others'
+// join announcements, connected to one member only, learns the whole table
+// through anti-entropy and probes, and everyone learns it.
+func TestSwimJoinerLearnsTable(t *testing.T) {
+	stacks, ms := swimPool(t, 5, "swim-sync")
+	waitConverged(t, ms, len(ms))
+	time.Sleep(8 * testInterval) // the join announcements are over
+	late := newTestStack(t, Config{})
+	connect(t, late.Host, stacks[0].Host)
+	ml := join(t, late, "swim-sync", swimConfig())
+	all := append(ms, ml)
+	waitConverged(t, all, len(all))
+	for _, mem := range ml.Members() {
+		if mem.Seq == 0 || mem.State != StateAlive {
+			t.Errorf("member %s: seq %d, %v", mem.ID, mem.Seq, mem.State)
+		}
+	}
+	// Its status change reaches the others.
+	ml.SetStatus(Status{OuterStep: 12, CheckpointVersion: 4})
+	waitFor(t, 10*time.Second, "the new status", func() bool {
+		for _, m := range ms {
+			ok := false
+			for _, mem := range m.Members() {
+				ok = ok || (mem.ID == late.ID() && mem.OuterStep == 12 && mem.CheckpointVersion == 4)
+			}
+			if !ok {
+				return false
+			}
+		}
+		return true
+	})
+}
