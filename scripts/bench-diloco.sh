@@ -2,7 +2,10 @@
 # Runs the DiLoCo heavy tests and benchmarks (build tag lab) and prints the
 # ratios against limits measured in the same run:
 #   - all-reduce bus bandwidth / raw TCP (and / libp2p stream) per ring link,
-#     4 and 8 peers, 256 MiB and 1 GiB fp32 vectors in mmapped files
+#     4 and 8 peers, 256 MiB and 1 GiB fp32 vectors in mmapped files; also
+#     the CPU time the process spends moving the same bytes per link over
+#     raw TCP (and a libp2p stream) / the all-reduce's: on a shared machine
+#     the wall-clock ratios move with the load, the CPU ones much less
 #   - int8 quantize+dequantize throughput / memcpy of the same buffer
 #   - wire bytes per worker: data-parallel fp32 every step / DiLoCo int8 at H=500
 # Environment: DILOCO_BENCH_PEERS (default 4,8), DILOCO_BENCH_MIB (default

@@ -16,8 +16,8 @@ echo "== loopback: shard transfer vs raw TCP (same process, same run)"
 go test -run '^$' -bench 'BenchmarkShardTransferVsTCP' -benchtime "${BENCHTIME:-10x}" ./shardcast/ |
 	grep -E '^Benchmark' |
 	awk '{ for (i = 1; i <= NF; i++) m[$(i)] = $(i-1)
-	       printf "%s: shard %s MB/s, raw TCP %s MB/s, ratio %s (target >= 0.8); plain libp2p stream %s MB/s: stream/tcp %s, shard/stream %s\n",
-	              $1, m["shard-MB/s"], m["tcp-MB/s"], m["ratio"], m["stream-MB/s"], m["stream/tcp"], m["shard/stream"] }'
+	       printf "%s: shard %s MB/s, raw TCP %s MB/s, ratio %s (target >= 0.8); plain libp2p stream %s MB/s: stream/tcp %s, shard/stream %s; CPU time raw TCP/shard %s, raw TCP/stream %s\n",
+	              $1, m["shard-MB/s"], m["tcp-MB/s"], m["ratio"], m["stream-MB/s"], m["stream/tcp"], m["shard/stream"], m["cpu-tcp/shard"], m["cpu-tcp/stream"] }'
 
 if [ "$(id -u)" != 0 ] || ! command -v tc >/dev/null; then
 	echo "== network lab skipped (needs root and tc)"

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"sort"
+	"syscall"
 	"testing"
 	"time"
 
@@ -16,6 +17,20 @@ import (
 
 const benchStreamProto = "/openpool/shardcast/bench-stream/1.0.0"
 
+// cpuTime is the CPU time (user + system) this process has used.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// timed runs f and returns its wall-clock and CPU time.
+func timed(f func()) (wall, cpu time.Duration) {
+	c0, t0 := cpuTime(), time.Now()
+	f()
+	return time.Since(t0), cpuTime() - c0
+}
+
 // BenchmarkShardTransferVsTCP moves one shard over a libp2p stream between
 // two loopback hosts (security, muxer, the client hashing what it receives;
 // the server sends a shard its store hashed when it stored it without
@@ -24,7 +39,11 @@ const benchStreamProto = "/openpool/shardcast/bench-stream/1.0.0"
 // median throughputs (target >= 0.8). It also moves the bytes over a plain
 // libp2p stream between the same hosts (no shardcast, no hashing), the
 // ceiling the transport (TLS 1.3, yamux) sets: stream-MB/s, stream/tcp and
-// shard/stream show where the gap is.
+// shard/stream show where the gap is. The cpu-* metrics divide the CPU time
+// the process spent on a raw TCP transfer by that of a shard (or plain
+// stream) transfer: on a machine shared with other work the wall-clock
+// ratios move with the load, the CPU ones much less, and with both ends
+// CPU-bound (as on loopback) they are the ratio an idle machine would show.
 func BenchmarkShardTransferVsTCP(b *testing.B) {
 	for _, size := range []int{DefaultShardSize, MaxShardSize} {
 		b.Run(sizeName(size), func(b *testing.B) { benchTransfer(b, size) })
@@ -82,8 +101,7 @@ func benchTransfer(b *testing.B, size int) {
 			}()
 		}
 	}()
-	rawOnce := func() time.Duration {
-		t0 := time.Now()
+	rawOnce := func() {
 		conn, err := net.Dial("tcp", ln.Addr().String())
 		if err != nil {
 			b.Fatal(err)
@@ -93,10 +111,8 @@ func benchTransfer(b *testing.B, size int) {
 		if err != nil || n != int64(size) {
 			b.Fatalf("raw tcp: %d bytes, %v", n, err)
 		}
-		return time.Since(t0)
 	}
-	shardOnce := func() time.Duration {
-		t0 := time.Now()
+	shardOnce := func() {
 		h := sha256.New()
 		n, err := dst.requestShard(b.Context(), hs[0].ID(), c, 0, uint64(size), h)
 		if err != nil || n != int64(size) {
@@ -105,15 +121,13 @@ func benchTransfer(b *testing.B, size int) {
 		if !cidFromDigest(h.Sum(nil)).Equals(c) {
 			b.Fatal("hash mismatch")
 		}
-		return time.Since(t0)
 	}
 	hs[0].SetStreamHandler(benchStreamProto, func(st network.Stream) {
 		defer st.Close()
 		_, _ = st.Write(data)
 	})
 	b.Cleanup(func() { hs[0].RemoveStreamHandler(benchStreamProto) })
-	streamOnce := func() time.Duration {
-		t0 := time.Now()
+	streamOnce := func() {
 		st, err := hs[1].NewStream(b.Context(), hs[0].ID(), benchStreamProto)
 		if err != nil {
 			b.Fatal(err)
@@ -124,25 +138,31 @@ func benchTransfer(b *testing.B, size int) {
 		if err != nil || n != int64(size) {
 			b.Fatalf("libp2p stream: %d bytes, %v", n, err)
 		}
-		return time.Since(t0)
 	}
 	shardOnce() // dial, negotiate, warm up
 	rawOnce()
 	streamOnce()
-	var raw, shard, stream []time.Duration
+	var raw, shard, stream, rawCPU, shardCPU, streamCPU []time.Duration
+	add := func(walls, cpus *[]time.Duration, f func()) {
+		w, c := timed(f)
+		*walls, *cpus = append(*walls, w), append(*cpus, c)
+	}
 	b.ResetTimer()
 	for range b.N {
-		shard = append(shard, shardOnce())
-		raw = append(raw, rawOnce())
-		stream = append(stream, streamOnce())
+		add(&shard, &shardCPU, shardOnce)
+		add(&raw, &rawCPU, rawOnce)
+		add(&stream, &streamCPU, streamOnce)
 	}
 	b.StopTimer()
-	mbps := func(ds []time.Duration) float64 {
-		// Medians: robust to the other processes on a shared machine.
+	// Medians: robust to the other processes on a shared machine.
+	median := func(ds []time.Duration) time.Duration {
 		sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
-		return float64(size) / ds[len(ds)/2].Seconds() / 1e6
+		return ds[len(ds)/2]
 	}
+	mbps := func(ds []time.Duration) float64 { return float64(size) / median(ds).Seconds() / 1e6 }
 	rawM, shardM, streamM := mbps(raw), mbps(shard), mbps(stream)
+	b.ReportMetric(median(rawCPU).Seconds()/median(shardCPU).Seconds(), "cpu-tcp/shard")
+	b.ReportMetric(median(rawCPU).Seconds()/median(streamCPU).Seconds(), "cpu-tcp/stream")
 	b.ReportMetric(shardM, "shard-MB/s")
 	b.ReportMetric(rawM, "tcp-MB/s")
 	b.ReportMetric(streamM, "stream-MB/s")

@@ -25,8 +25,11 @@
 // A Store keeps verified shards by CID (shared by all versions and pools, so
 // an unchanged shard is stored once), manifests by CID, and nothing else.
 // Every write is temp file + fsync + rename, so a half-written shard never
-// looks complete; every shard is hashed before it is stored, served or
-// assembled. Prune keeps the RetainVersions (5) newest versions of each pool.
+// looks complete; every shard is hashed before it is stored or assembled,
+// and before it is served unless the store hashed that very file (same
+// inode, size and modification time) less than 10 minutes ago; every
+// receiver hashes what it gets. Prune keeps the RetainVersions (5) newest
+// versions of each pool.
 //
 // # Protocol
 //
