@@ -523,7 +523,11 @@ func (r *Rounds) attempt(ctx context.Context, step uint64, a int, spec, state st
 				return false
 			}
 			for _, p := range expected {
-				if _, ok := st.ready[p]; !ok && p != self && !r.isExcluded(p, step) {
+				// A confirm implies ready: a latecomer whose window
+				// opens after the others' closed sees only confirms.
+				_, ready := st.ready[p]
+				_, confirmed := st.confirms[p]
+				if !ready && !confirmed && p != self && !r.isExcluded(p, step) {
 					return false
 				}
 			}
@@ -544,9 +548,6 @@ func (r *Rounds) attempt(ctx context.Context, step uint64, a int, spec, state st
 	r.log.Debug("diloco: ready window closed", "step", step, "attempt", a, "ready", len(group))
 	if len(group) == 1 && others > 0 {
 		return Result{}, nil, fmt.Errorf("%w: %d peers ready for step %d start from another state", ErrOutOfSync, others, step)
-	}
-	if len(group) == 1 && r.othersAlive() {
-		return Result{}, nil, fmt.Errorf("%w: step %d, attempt %d", ErrAlone, step, a)
 	}
 	spec += "/" + state
 	var published []peer.ID
@@ -583,13 +584,15 @@ func (r *Rounds) attempt(ctx context.Context, step uint64, a int, spec, state st
 					break
 				}
 			}
-			if all {
-				agreed = true
-				return true
-			}
 			merged = mergeGroups(slices.DeleteFunc(slices.Clone(group), func(p peer.ID) bool { return taken[p] }), st, admissible)
 			if len(taken) > 0 && len(merged) == 1 {
 				notIn = true
+				return true
+			}
+			// A group of one is only agreed when nobody else's confirm
+			// can be merged: a latecomer joins the others' open group.
+			if all && (len(group) > 1 || slices.Equal(merged, group)) {
+				agreed = true
 				return true
 			}
 			return !slices.Equal(merged, group)
@@ -606,6 +609,9 @@ func (r *Rounds) attempt(ctx context.Context, step uint64, a int, spec, state st
 		if ok && !agreed {
 			group = merged
 		}
+	}
+	if len(group) == 1 && r.othersAlive() {
+		return Result{}, nil, fmt.Errorf("%w: step %d, attempt %d", ErrAlone, step, a)
 	}
 	r.log.Debug("diloco: round group fixed", "step", step, "attempt", a, "size", len(group))
 	gh := groupHash(group)
