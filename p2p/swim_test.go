@@ -365,3 +365,91 @@ func TestSwimJoinerLearnsTable(t *testing.T) {
 		return true
 	})
 }
+
+// TestSwimRejectsBadInput: a non-member connected to every honest node
+// publishes malformed, oversize, wrong-pool, spoofed, badly signed, future,
+// replayed and non-member messages on the SWIM topic and writes junk on the
+// probe protocol. Every honest node refuses and counts them, and the
+// attacker never appears in the view.
+func TestSwimRejectsBadInput(t *testing.T) {
+	const pool = "swim-guarded"
+	stacks, ms := swimPool(t, 3, pool)
+	waitConverged(t, ms, len(ms))
+	attacker := newTestStack(t, Config{})
+	for _, s := range stacks {
+		connect(t, attacker.Host, s.Host)
+	}
+	at, err := attacker.PubSub.Join(ms[0].Topic())
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "the attacker to see the topic's peers", func() bool { return len(at.ListPeers()) >= 3 })
+	key := attacker.Host.Peerstore().PrivKey(attacker.ID())
+	other, _ := swimTestKey(t)
+	rec := func(k crypto.PrivKey, mod func(*MemberRecord)) []byte {
+		r := &MemberRecord{Kind: SwimAlive, Pool: pool, Peer: attacker.ID(), Seq: uint64(time.Now().UnixMicro()), Time: time.Now()}
+		mod(r)
+		raw, err := r.Sign(k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return raw
+	}
+	sus, _ := (&Suspicion{Pool: pool, Subject: stacks[0].ID(), Seq: 1 << 60, Time: time.Now()}).MarshalBinary()
+	oversize := make([]byte, MaxSwimGossipSize+1)
+	copy(oversize, rec(key, func(*MemberRecord) {}))
+	bad := []struct {
+		reason string
+		data   []byte
+	}{
+		{RejectMalformed, []byte("this is not a record")},
+		{RejectOversize, oversize},
+		{RejectWrongPool, rec(key, func(r *MemberRecord) { r.Pool = "other-pool" })},
+		{RejectSpoofed, rec(key, func(r *MemberRecord) { r.Peer = stacks[0].ID() })},
+		{RejectBadSignature, rec(other, func(*MemberRecord) {})},
+		{RejectFuture, rec(key, func(r *MemberRecord) { r.Time = time.Now().Add(time.Hour) })},
+		{RejectReplay, rec(key, func(r *MemberRecord) { r.Time = time.Now().Add(-time.Hour) })},
+		{RejectNotMember, sus},
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, b := range bad {
+		if err := at.Publish(ctx, b.data); err != nil {
+			t.Fatalf("publish %s: %v", b.reason, err)
+		}
+	}
+	// Junk on the probe protocol: garbage, an oversize length, a sync from
+	// a non-member.
+	for _, junk := range [][]byte{{5, 99, 1, 2, 3, 4}, {0xff, 0xff, 0xff, 0x7f}, append([]byte{34, swimFrameSync}, make([]byte, 33)...)} {
+		str, err := attacker.Host.NewStream(ctx, stacks[0].ID(), SwimProtocol(pool))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = str.Write(junk)
+		_ = str.SetReadDeadline(time.Now().Add(2 * time.Second))
+		n, _ := str.Read(make([]byte, 64))
+		if n > 0 {
+			t.Errorf("junk %x got an answer", junk)
+		}
+		_ = str.Close()
+	}
+	for i, m := range ms {
+		waitFor(t, 10*time.Second, "rejections to be counted", func() bool {
+			st := m.Stats()
+			for _, b := range bad {
+				if st.Rejected[b.reason] == 0 {
+					return false
+				}
+			}
+			return true
+		})
+		for _, mem := range m.Members() {
+			if mem.ID == attacker.ID() {
+				t.Errorf("node %d lists the attacker as a member", i)
+			}
+		}
+		if s := stateOf(m, stacks[0].ID()); s != StateAlive {
+			t.Errorf("node %d: node 0 is %v", i, s)
+		}
+	}
+}
