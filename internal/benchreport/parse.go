@@ -140,14 +140,17 @@ func (t Target) String() string {
 	return t.Op + " " + FormatValue(t.A)
 }
 
-// FormatValue prints a figure with three significant digits, or as an
-// integer from 100 up.
+// FormatValue prints a figure with three significant digits, or from 100 up
+// with one decimal (none for a whole number), so that 1999.8 is not shown as
+// 2000 next to a target of >= 2000.
 func FormatValue(v float64) string {
 	switch {
 	case math.IsNaN(v):
 		return "n/a"
-	case math.Abs(v) >= 100:
+	case v == math.Trunc(v) && math.Abs(v) < 1e15:
 		return strconv.FormatFloat(v, 'f', 0, 64)
+	case math.Abs(v) >= 100:
+		return strconv.FormatFloat(v, 'f', 1, 64)
 	}
 	return strconv.FormatFloat(v, 'g', 3, 64)
 }

@@ -143,6 +143,16 @@ func TestTargets(t *testing.T) {
 	}
 }
 
+func TestFormatValue(t *testing.T) {
+	for v, want := range map[float64]string{
+		1999.8: "1999.8", 2000: "2000", 51234: "51234", 0.8333: "0.833", 2.4: "2.4", 12.345: "12.3", math.NaN(): "n/a",
+	} {
+		if got := FormatValue(v); got != want {
+			t.Errorf("FormatValue(%v) = %q, want %q", v, got, want)
+		}
+	}
+}
+
 func FuzzParse(f *testing.F) {
 	for line := range strings.SplitSeq(sampleLog, "\n") {
 		f.Add(line)
