@@ -30,15 +30,45 @@ func subMod(a, b uint32) uint32 {
 	return d + Prime&uint32(int32(d)>>31)
 }
 
-// sortPoints orders the points (x_i, y_i) by ascending x, using scratch
-// (len(x) long). The polynomial through them does not depend on their order.
+// sortPoints orders the points (x_i, y_i) by ascending x, using scratch.
+// The polynomial through them does not depend on their order. With
+// 2·len(x) of scratch and every x below 2^16 (the prover's case: x is an
+// index mod m <= Prime) it is a two-pass radix sort on the bytes of x,
+// a few times faster than a comparison sort for k = 128; otherwise (and
+// with len(x) of scratch) a comparison sort.
 func sortPoints(x, y []uint32, scratch []uint64) {
-	scratch = scratch[:len(x)]
-	for i := range scratch {
-		scratch[i] = uint64(x[i])<<32 | uint64(y[i])
+	n := len(x)
+	a := scratch[:n]
+	var high uint32
+	for i := range a {
+		a[i] = uint64(x[i])<<32 | uint64(y[i])
+		high |= x[i]
 	}
-	slices.Sort(scratch)
-	for i, v := range scratch {
+	if len(scratch) >= 2*n && high < 1<<16 {
+		b := scratch[n : 2*n]
+		var lo, hi [257]int
+		for _, v := range a {
+			lo[int(uint8(v>>32))+1]++
+			hi[int(uint8(v>>40))+1]++
+		}
+		for i := 1; i < len(lo); i++ {
+			lo[i] += lo[i-1]
+			hi[i] += hi[i-1]
+		}
+		for _, v := range a {
+			d := uint8(v >> 32)
+			b[lo[d]] = v
+			lo[d]++
+		}
+		for _, v := range b {
+			d := uint8(v >> 40)
+			a[hi[d]] = v
+			hi[d]++
+		}
+	} else {
+		slices.Sort(a)
+	}
+	for i, v := range a {
 		x[i], y[i] = uint32(v>>32), uint32(v)
 	}
 }

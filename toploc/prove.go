@@ -288,7 +288,7 @@ var ErrNoModulus = errors.New("no injective modulus")
 func (p *prover) grow(k int) {
 	if cap(p.x) < k {
 		p.x, p.y, p.dd, p.c = make([]uint32, k), make([]uint32, k), make([]uint32, k), make([]uint32, k)
-		p.pairs = make([]uint64, k)
+		p.pairs = make([]uint64, 2*k) // sortPoints' radix sort
 	}
 	p.x, p.y, p.dd, p.c = p.x[:k], p.y[:k], p.dd[:k], p.c[:k]
 }

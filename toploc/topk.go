@@ -1,6 +1,9 @@
 package toploc
 
-import "unsafe"
+import (
+	mathbits "math/bits"
+	"unsafe"
+)
 
 // Top-k selection by absolute value over 16-bit float bit patterns.
 //
@@ -122,9 +125,16 @@ func (s *selector) scan(bits []uint16, k, i int, thr uint16, cand []uint64) []ui
 				m := (((g[0] & laneLo) + a) | ((g[1] & laneLo) + a) | ((g[2] & laneLo) + a) | ((g[3] & laneLo) + a) |
 					((g[4] & laneLo) + a) | ((g[5] & laneLo) + a) | ((g[6] & laneLo) + a) | ((g[7] & laneLo) + a)) & laneHi
 				if m != 0 {
-					for j := base + 4*w; j < base+4*w+32; j++ {
-						if key := bits[j] & signMask16; key > thr {
-							admit(j, key)
+					// Visit only the lanes that passed, in index order (ties
+					// need it); admit may have raised thr since a was taken.
+					for q, word := range g {
+						hits := ((word & laneLo) + a) & laneHi
+						for hits != 0 {
+							j := base + 4*(w+q) + mathbits.TrailingZeros64(hits)/16
+							if key := bits[j] & signMask16; key > thr {
+								admit(j, key)
+							}
+							hits &= hits - 1
 						}
 					}
 				}

@@ -269,6 +269,36 @@ func TestInterpolateEvaluate(t *testing.T) {
 	}
 }
 
+// The radix sort (2n of scratch, x below 2^16) and the comparison sort
+// order the points alike.
+func TestSortPoints(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	for _, n := range []int{0, 1, 2, 31, 128, 1024} {
+		for _, limit := range []int{Prime, 1 << 16, 1 << 20} {
+			perm := r.Perm(limit)[:n]
+			x, y := make([]uint32, n), make([]uint32, n)
+			for i := range x {
+				x[i], y[i] = uint32(perm[i]), r.Uint32()
+			}
+			pairs := map[uint32]uint32{}
+			for i := range x {
+				pairs[x[i]] = y[i]
+			}
+			x2, y2 := slices.Clone(x), slices.Clone(y)
+			sortPoints(x, y, make([]uint64, 2*n))
+			sortPoints(x2, y2, make([]uint64, n))
+			if !slices.Equal(x, x2) || !slices.Equal(y, y2) || !slices.IsSorted(x) {
+				t.Fatalf("n=%d, x < %d: radix and comparison sorts differ", n, limit)
+			}
+			for i := range x {
+				if pairs[x[i]] != y[i] {
+					t.Fatalf("n=%d, x < %d: point %d lost its y", n, limit, x[i])
+				}
+			}
+		}
+	}
+}
+
 func TestProofEncodings(t *testing.T) {
 	s := newSimulation(t)
 	b, err := s.proof.MarshalBinary()
