@@ -15,12 +15,13 @@ benchtime=${BENCHTIME:-10x}
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 
+echo "== machine load before: $(uptime)"
 echo "== Go benchmarks (64 MiB of bf16 activations, hidden 4096, chunk 32, topk 128; benchtime $benchtime)"
-go test ./toploc/ -run '^$' -bench . -benchtime "$benchtime" | tee "$out"
+go test -count=1 ./toploc/ -run '^$' -bench . -benchtime "$benchtime" | tee "$out"
 
 echo
 echo "== lab: 1 GiB of activations (hidden 8192)"
-go test -tags lab ./toploc/ -run TestLab -v -timeout 20m | grep -E 'goroutines=|^(ok|FAIL|---)' | tee -a "$out"
+go test -count=1 -tags lab ./toploc/ -run TestLab -v -timeout 20m | grep -E 'goroutines=|^(ok|FAIL|---)' | tee -a "$out"
 
 echo
 echo "== summary"
@@ -40,3 +41,4 @@ awk '
 }
 END { if (proof != "") printf "proof size per 32-token chunk: %s bytes (paper: ~258)\n", proof }
 ' "$out"
+echo "== machine load after: $(uptime)"
