@@ -35,9 +35,9 @@ type Figure struct {
 	Note       string
 }
 
-// Key identifies a figure within a section: the same name and conditions
-// printed twice (a script's live output and its summary) is one figure.
-func (f Figure) Key() string { return f.Name + "\x00" + f.Conditions }
+// Key identifies a figure within a section: the same name, conditions and
+// unit printed twice (a script's live output and its summary) is one figure.
+func (f Figure) Key() string { return f.Name + "\x00" + f.Conditions + "\x00" + f.Unit }
 
 // Verdict says whether a figure met its target.
 type Verdict int
@@ -376,7 +376,11 @@ func parseGoBench(line string) []Figure {
 		if err != nil {
 			return out
 		}
-		f := Figure{Name: m[1] + " " + unit, Value: x, Unit: unit}
+		f := Figure{Name: m[1], Value: x, Unit: unit}
+		if op, ok := strings.CutPrefix(unit, "gas/"); ok { // ledger: one metric per operation
+			f.Name += " " + strings.ReplaceAll(op, "_", " ")
+			f.Unit = "gas"
+		}
 		for _, gi := range goBenchIssues {
 			if strings.Contains(m[1], gi.bench) {
 				f.Issue = gi.issue

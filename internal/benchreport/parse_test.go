@@ -51,16 +51,16 @@ func TestParseSample(t *testing.T) {
 		{"lab broadcast", "N=8 S=64MiB B=100Mbit/s shard=1024KiB", 1.14, "<= 1.5", Met},
 		{"lab shard transfer over 100Mbit/s link", "", 0.94, ">= 0.8", Met},
 		{"shard_transfer/raw_tcp", "", 0.9005, ">= 0.8", Met},
-		{"BenchmarkShardTransferVsTCP shard-MB/s", "", 11.2, "—", NoTarget},
-		{"BenchmarkShardTransferVsTCP tcp-MB/s", "", 12, "—", NoTarget},
-		{"BenchmarkShardTransferVsTCP ratio", "", 0.9333, ">= 0.8", Met},
-		{"BenchmarkProve MB/s", "", 679.4, "—", NoTarget},
-		{"BenchmarkProve cpu_ratio_to_membw", "", 0.21, ">= 0.25", Missed},
-		{"BenchmarkProve membw_GB/s", "", 4.1, "—", NoTarget},
-		{"BenchmarkProve ratio_to_membw", "", 0.165, ">= 0.25", Missed},
-		{"BenchmarkProofSize proof_bytes/chunk", "", 258, "≈ 258 (reference)", NoTarget},
-		{"BenchmarkLedgerGas gas/join", "", 51234, "—", NoTarget},
-		{"BenchmarkLedgerGas gas/node/outer_step", "", 62000, "—", NoTarget},
+		{"BenchmarkShardTransferVsTCP", "", 11.2, "—", NoTarget},
+		{"BenchmarkShardTransferVsTCP", "", 12, "—", NoTarget},
+		{"BenchmarkShardTransferVsTCP", "", 0.9333, ">= 0.8", Met},
+		{"BenchmarkProve", "", 679.4, "—", NoTarget},
+		{"BenchmarkProve", "", 0.21, ">= 0.25", Missed},
+		{"BenchmarkProve", "", 4.1, "—", NoTarget},
+		{"BenchmarkProve", "", 0.165, ">= 0.25", Missed},
+		{"BenchmarkProofSize", "", 258, "≈ 258 (reference)", NoTarget},
+		{"BenchmarkLedgerGas join", "", 51234, "—", NoTarget},
+		{"BenchmarkLedgerGas node/outer step", "", 62000, "—", NoTarget},
 		{"swarm_rss_per_node", "N=20 cores=2", 2.4, "—", NoTarget},
 		{"detect_over_interval", "N=10", 2.1, "<= 3.5", Met},
 		{"rtt_measured_over_configured", "link=0-1", 1.04, "0.9 to 1.1", Met},
@@ -78,6 +78,11 @@ func TestParseSample(t *testing.T) {
 		if f.Name != w.name || f.Conditions != w.conds || !sameValue || f.Target.String() != w.target || f.Target.Judge(f.Value) != w.verdict {
 			t.Errorf("figure %d: got %q %q %v target %q %v; want %q %q %v target %q %v", i,
 				f.Name, f.Conditions, f.Value, f.Target, f.Target.Judge(f.Value), w.name, w.conds, w.value, w.target, w.verdict)
+		}
+	}
+	for i, unit := range map[int]string{9: "ratio", 13: "ratio_to_membw", 15: "gas", 16: "gas", 14: "proof_bytes/chunk"} {
+		if figs[i].Unit != unit {
+			t.Errorf("figure %d (%s): unit %q, want %q", i, figs[i].Name, figs[i].Unit, unit)
 		}
 	}
 	if got := figs[6].Note; !strings.Contains(got, "shard 900.5 MB/s, raw TCP 1000 MB/s; plain libp2p stream 950") {
