@@ -53,7 +53,8 @@ func join(t *testing.T, s *Stack, pool string, cfg MembershipConfig) *Membership
 	return m
 }
 
-// pool starts n fully connected stacks that all join pool.
+// testPool starts n fully connected stacks that all join pool in
+// ModeHeartbeat (swim_test.go covers ModeSWIM).
 func testPool(t *testing.T, n int, pool string) ([]*Stack, []*Membership) {
 	t.Helper()
 	stacks := make([]*Stack, n)
@@ -65,7 +66,7 @@ func testPool(t *testing.T, n int, pool string) ([]*Stack, []*Membership) {
 		}
 	}
 	for i := range stacks {
-		ms[i] = join(t, stacks[i], pool, MembershipConfig{Interval: testInterval})
+		ms[i] = join(t, stacks[i], pool, MembershipConfig{Mode: ModeHeartbeat, Interval: testInterval})
 	}
 	return stacks, ms
 }
@@ -305,8 +306,8 @@ func TestMembershipReplay(t *testing.T) {
 		connect(t, s.Host, stacks[1].Host)
 		connect(t, replayer.Host, s.Host)
 	}
-	mFresh := join(t, fresh, pool, MembershipConfig{Interval: testInterval, MaxAge: 10 * time.Second})
-	mStrict := join(t, strict, pool, MembershipConfig{Interval: testInterval, MaxAge: 2 * time.Second})
+	mFresh := join(t, fresh, pool, MembershipConfig{Mode: ModeHeartbeat, Interval: testInterval, MaxAge: 10 * time.Second})
+	mStrict := join(t, strict, pool, MembershipConfig{Mode: ModeHeartbeat, Interval: testInterval, MaxAge: 2 * time.Second})
 	waitFor(t, 10*time.Second, "new nodes to hear node 0", func() bool {
 		return stateOf(mFresh, stacks[0].ID()) == StateAlive && stateOf(mStrict, stacks[0].ID()) == StateAlive
 	})

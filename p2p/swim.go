@@ -262,23 +262,31 @@ func (s *swimState) tick(ctx, runCtx context.Context, now time.Time) {
 	}
 	// Anti-entropy.
 	if !s.syncing && !now.Before(s.nextSync) {
-		if target, ok := s.syncTarget(); ok {
-			s.syncing = true
-			m.wg.Add(1)
-			go func() {
-				defer m.wg.Done()
-				gained, err := s.sync(runCtx, target)
-				m.mu.Lock()
-				defer m.mu.Unlock()
-				s.syncing = false
-				if err != nil {
+		s.syncing = true
+		members := s.aliveOthers("")
+		m.wg.Add(1)
+		go func() {
+			defer m.wg.Done()
+			var gained bool
+			var err error
+			if len(members) == 0 {
+				// No member known yet: any peer on the topic will do. Asked
+				// without m.mu, as it waits for the gossipsub loop.
+				members = m.topic.ListPeers()
+			}
+			if len(members) > 0 {
+				target := members[rand.IntN(len(members))]
+				if gained, err = s.sync(runCtx, target); err != nil {
 					m.log.Debug("swim: anti-entropy", "peer", target, "err", err)
 				}
-				if err == nil && (gained || len(m.members) > 1) {
-					s.synced = true
-				}
-			}()
-		}
+			}
+			m.mu.Lock()
+			defer m.mu.Unlock()
+			s.syncing = false
+			if len(members) > 0 && err == nil && (gained || len(m.members) > 1) {
+				s.synced = true
+			}
+		}()
 		next := iv
 		if s.synced {
 			// Jitter keeps the exchanges of a pool spread out.
@@ -311,33 +319,22 @@ func (s *swimState) nextTarget() (peer.ID, bool) {
 	return "", false
 }
 
-// syncTarget picks a random alive member, or a random peer on the topic
-// when this node knows no member yet; m.mu must be held.
-func (s *swimState) syncTarget() (peer.ID, bool) {
+// aliveOthers returns the alive members other than this node and except;
+// m.mu must be held.
+func (s *swimState) aliveOthers(except peer.ID) []peer.ID {
 	var ids []peer.ID
 	for id, mem := range s.m.members {
-		if !mem.Self && mem.State == StateAlive {
+		if !mem.Self && id != except && mem.State == StateAlive {
 			ids = append(ids, id)
 		}
 	}
-	if len(ids) == 0 {
-		ids = s.m.topic.ListPeers()
-	}
-	if len(ids) == 0 {
-		return "", false
-	}
-	return ids[rand.IntN(len(ids))], true
+	return ids
 }
 
 // helpers returns up to k random alive members other than target; m.mu
 // must be held.
 func (s *swimState) helpers(target peer.ID, k int) []peer.ID {
-	var ids []peer.ID
-	for id, mem := range s.m.members {
-		if !mem.Self && id != target && mem.State == StateAlive {
-			ids = append(ids, id)
-		}
-	}
+	ids := s.aliveOthers(target)
 	rand.Shuffle(len(ids), func(i, j int) { ids[i], ids[j] = ids[j], ids[i] })
 	return ids[:min(k, len(ids))]
 }
@@ -394,10 +391,17 @@ func (s *swimState) probe(ctx context.Context, id peer.ID, known uint64, helpers
 	for _, h := range helpers {
 		go func() { results <- s.pingReq(ictx, h, id, known) }()
 	}
+	// Every helper goroutine is waited for (the first answer cancels the
+	// others), so none outlives the probe.
+	alive = false
 	for range helpers {
 		if <-results {
-			return true, false
+			alive = true
+			cancel()
 		}
+	}
+	if alive {
+		return true, false
 	}
 	return false, definite
 }
