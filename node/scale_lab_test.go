@@ -48,13 +48,18 @@ func TestSwarmScale(t *testing.T) {
 			start := time.Now()
 			_, nodes := nodetest.Swarm(t, n, pool)
 			started := time.Since(start)
+			lastLog := time.Now()
 			converged := nodetest.WaitFor(timeout, func() bool {
+				lo, hi := n, 0
 				for _, nd := range nodes {
-					if nodetest.AliveCount(nd, pool) < n {
-						return false
-					}
+					c := nodetest.AliveCount(nd, pool)
+					lo, hi = min(lo, c), max(hi, c)
 				}
-				return true
+				if time.Since(lastLog) >= 30*time.Second {
+					t.Logf("N=%d after %v: members see %d to %d alive", n, time.Since(start).Round(time.Second), lo, hi)
+					lastLog = time.Now()
+				}
+				return lo == n
 			})
 			took := time.Since(start)
 			if !converged {

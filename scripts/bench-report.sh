@@ -12,8 +12,10 @@
 #   scripts/bench-report.sh --from DIR       # rewrite the report from a kept run
 #
 # Options: --out FILE (default docs/BENCHMARKS.md), --run DIR (keep the logs
-# there; default a new directory under $TMPDIR), --timeout MIN per section
-# (default 20 quick, 60 full).
+# there; default a new directory under $TMPDIR; a DIR of an earlier run keeps
+# the sections not selected now, so a failed section can be run again and
+# the report merged: each section says when it ran), --timeout MIN per
+# section (default 20 quick, 60 full).
 #
 # Benchmarks print "BENCH issue=.. name=.. value=.. unit=.. [target=..]"
 # lines (and a few older formats); internal/benchreport parses them. A
@@ -106,6 +108,7 @@ machine() {
 		echo "Go=$(go version | sed 's/^go version //')"
 		echo "commit=$commit$dirty"
 		echo "started=$started"
+		[ -z "$resumed" ] || echo "resumed=$resumed (sections run again with --run; each says when it ran)"
 		echo "finished=${finished:-(run not finished)}"
 		echo "user=$([ "$(id -u)" = 0 ] && echo root || echo "not root (lab sections not run)")"
 	} >"$run/machine"
@@ -119,6 +122,10 @@ report() {
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 load_after=""
 started=$(date -u '+%Y-%m-%d %H:%M:%S UTC')
+resumed=""
+if [ -f "$run/machine" ] && first=$(sed -n 's/^started=//p' "$run/machine") && [ -n "$first" ]; then
+	resumed=$started started=$first
+fi
 finished=""
 
 # Every selected section starts as "not reached", so that a report written
@@ -133,7 +140,7 @@ for s in "${sections[@]}"; do
 	echo "$title" >"$d/title"
 	if [ "$quick" = 1 ]; then echo "$qcmd" >"$d/command"; else echo "$fcmd" >"$d/command"; fi
 	echo "not run: not reached (the run stopped before it)" >"$d/status"
-	rm -f "$d/log" "$d/seconds"
+	rm -f "$d/log" "$d/seconds" "$d/ran"
 done
 
 for d in "$run"/[0-9][0-9]-*/; do
@@ -151,6 +158,7 @@ for d in "$run"/[0-9][0-9]-*/; do
 		continue
 	fi
 	echo "== $name: $cmd"
+	echo "$(date -u '+%Y-%m-%d %H:%M UTC'), load average $(cut -d' ' -f1-3 /proc/loadavg) before" >"$d/ran"
 	t0=$(date +%s)
 	rc=0
 	timeout --kill-after=60s "$((timeout_min * 60))s" bash -c "$cmd" >"$d/log" 2>&1 || rc=$?

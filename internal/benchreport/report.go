@@ -28,6 +28,7 @@ type Section struct {
 	Command string
 	Status  string // "ok", "exit 1", "timed out after 600 s", "not run: needs root"
 	Seconds float64
+	Ran     string // when it ran and the load average then
 	Figures []Figure
 	// Problems are malformed BENCH lines.
 	Problems []string
@@ -97,6 +98,9 @@ func loadSection(dir string) (Section, error) {
 	}
 	if s.Status == "" {
 		s.Status = "not run: no status recorded (the report script was interrupted?)"
+	}
+	if s.Ran, err = read("ran"); err != nil {
+		return s, err
 	}
 	if secs, err := read("seconds"); err == nil && secs != "" {
 		s.Seconds, _ = strconv.ParseFloat(secs, 64)
@@ -189,6 +193,9 @@ func Write(w io.Writer, r Report) error {
 		p("Command: `%s`  \nStatus: %s", s.Command, s.Status)
 		if s.Seconds > 0 {
 			p(" (%s)", duration(s.Seconds))
+		}
+		if s.Ran != "" {
+			p("  \nRan: %s", s.Ran)
 		}
 		p("\n\n")
 		if len(s.Figures) > 0 {

@@ -42,9 +42,14 @@ func TestUtilizationDiLoCo(t *testing.T) {
 	for _, h := range hs {
 		t.Run(fmt.Sprintf("H=%d", h), func(t *testing.T) {
 			l := ForTest(t, WithNodes(workers+1), WithLink(LinkConfig{Delay: 20 * time.Millisecond, Rate: int64(mbit) * 1e6}))
-			procs := startSwarm(t, l, bin, "--json", "--trainer", "toy", "--inner-steps", fmt.Sprint(h),
+			flags := []string{"--json", "--trainer", "toy", "--inner-steps", fmt.Sprint(h),
 				"--outer-steps", fmt.Sprint(outer), "--min-workers", fmt.Sprint(workers),
-				"--toy-step-time", step.String(), "--toy-params", fmt.Sprint(params))
+				"--toy-step-time", step.String(), "--toy-params", fmt.Sprint(params)}
+			debug := os.Getenv("NETLAB_UTIL_DEBUG") != ""
+			if debug {
+				flags = append(flags, "--log-level", "debug")
+			}
+			procs := startSwarm(t, l, bin, flags...)
 			perStep := time.Duration(h) * step
 			limit := 3*time.Minute + time.Duration(outer)*(perStep+time.Minute)
 			var utils []float64
@@ -55,8 +60,12 @@ func TestUtilizationDiLoCo(t *testing.T) {
 				if err != nil || len(steps) != outer {
 					t.Fatalf("worker on node %d: exit %v, %d of %d outer steps; output:\n%s", p.Node.Index, err, len(steps), outer, lastLines(p.Output(), 40))
 				}
+				if debug {
+					t.Logf("worker on node %d:\n%s", p.Node.Index, p.Output())
+				}
 				var train, round float64
 				for i, s := range steps {
+					t.Logf("node %d: outer step %d at %s: train %.0f ms, round %.0f ms", p.Node.Index, s.Step, s.Time.Format("15:04:05.000"), s.TrainMS, s.RoundMS)
 					if !s.Applied {
 						t.Errorf("worker on node %d: outer step %d not applied", p.Node.Index, s.Step)
 					}
