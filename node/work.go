@@ -46,8 +46,10 @@ import (
 // outer step s is the beacon of step s. It depends on every member's
 // contribution to the round, so no worker knows it while it can still
 // submit work for step s, and every member that completes the round
-// computes the same bytes. Where a ledger records submissions, the hash of
-// a block after the step's submission deadline serves the same purpose.
+// computes the same bytes; a validator that does not train takes the CID
+// of the checkpoint published after the step, which names the same
+// result. Where a ledger records submissions, the hash of a block after
+// the step's submission deadline serves the same purpose.
 //
 // The validator holds the submissions of a step, in a bounded set, until
 // its beacon is released, then samples them with it. Beacons must be
