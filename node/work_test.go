@@ -232,6 +232,7 @@ func TestWorkValidation(t *testing.T) {
 		{"weights +20% noise", tt.run(t, tt.model.Perturbed(5, 0.2), []byte("task C"), []byte("task C"), toploc.ToyBF16, 1, 0), false},
 		{"ran another input", tt.run(t, tt.model, []byte("task D"), taskA, toploc.ToyBF16, 1, 0), false},
 		{"fp16 activations", tt.run(t, tt.model, []byte("task E"), []byte("task E"), toploc.ToyFP16, 1, 0), false},
+		{"fp32 run rounded to bf16", tt.run(t, tt.model, []byte("task G"), []byte("task G"), toploc.ToyFP32, 1, 0), false},
 	}
 	// The output hash of another task: rejected before TOPLOC runs.
 	wrongHash := tt.run(t, tt.model, []byte("task F"), []byte("task F"), toploc.ToyBF16, 1, 0)
@@ -297,8 +298,9 @@ func TestWorkValidation(t *testing.T) {
 		// Probes are honest and may still be arriving: they add to the
 		// received, sampled and accepted counts only.
 		st := v.WorkStats()
-		if st.Received < 6 || st.Sampled != st.Received || st.Accepted < 2 || st.Rejected != 4 || st.Invalidated != 4 ||
-			st.Unchecked != 0 || st.Dropped != 0 || st.LedgerErrors != 0 || calls[i].Load() < 6 {
+		n, bad := uint64(len(cases)), uint64(len(dishonest))
+		if st.Received < n || st.Sampled != st.Received || st.Accepted < n-bad || st.Rejected != bad || st.Invalidated != bad ||
+			st.Unchecked != 0 || st.Dropped != 0 || st.LedgerErrors != 0 || calls[i].Load() < int64(n) {
 			t.Errorf("validator %d stats %+v, recompute calls %d", i, st, calls[i].Load())
 		}
 		// The status carries the counters and the newest verdicts.
@@ -306,7 +308,7 @@ func TestWorkValidation(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !bytes.Contains(status, []byte(`"rejected":4`)) || !bytes.Contains(status, []byte(`"outcome":"rejected"`)) {
+		if !bytes.Contains(status, fmt.Appendf(nil, `"rejected":%d`, bad)) || !bytes.Contains(status, []byte(`"outcome":"rejected"`)) {
 			t.Errorf("validator %d status sections lack the work counters or verdicts: %s", i, status)
 		}
 		// The subscription saw the same verdicts (and the probes').
@@ -324,7 +326,7 @@ func TestWorkValidation(t *testing.T) {
 			}
 		}
 	}
-	if st := worker.WorkStats(); st.Published != uint64(6+len(probes)) || st.Received != 0 || st.Sampled != 0 {
+	if st := worker.WorkStats(); st.Published != uint64(len(cases)+len(probes)) || st.Received != 0 || st.Sampled != 0 {
 		t.Errorf("worker stats %+v", st)
 	}
 
