@@ -146,6 +146,7 @@ done
 for d in "$run"/[0-9][0-9]-*/; do
 	d=${d%/}
 	name=${d##*/[0-9][0-9]-}
+	selected "$name" || continue # a section of an earlier run (--run) stays as it was
 	needs=""
 	for s in "${sections[@]}"; do
 		IFS='|' read -r n _ nd _ _ <<<"$s"
