@@ -705,6 +705,14 @@ func (r *Rounds) initialGroup(key attemptKey, spec, state string) ([]peer.ID, in
 				g = append(g, p)
 			}
 		}
+		// Confirmers whose ready we missed are ready too (a latecomer
+		// sees only confirms); one whose ready names another spec or
+		// state was skipped above.
+		for p := range st.confirms {
+			if _, seen := st.ready[p]; !seen && p != r.h.ID() && !r.isExcluded(p, key.step) && len(g) < maxGroupSize {
+				g = append(g, p)
+			}
+		}
 	}
 	slices.Sort(g)
 	return g, others

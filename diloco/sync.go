@@ -113,7 +113,8 @@ type StateSync struct {
 	log   *slog.Logger
 	sem   chan struct{}
 
-	mu      sync.RWMutex // guards the bound state; the Worker writes under it
+	mu      sync.RWMutex // guards the bound state and stats; the Worker writes under it
+	stats   SyncStats
 	bound   bool
 	layout  [32]byte
 	head    Head
@@ -160,6 +161,21 @@ func WithSyncTimeouts(query, read time.Duration) SyncOption {
 		c.queryTimeout, c.readTimeout = query, read
 		return nil
 	}
+}
+
+// SyncStats counts what a StateSync did.
+type SyncStats struct {
+	Adopted     int  // states fetched from peers and installed
+	LastAdopted Head // the last one installed
+	Served      int  // states served to peers
+	Failed      int  // fetches that failed (bad hash, peer gone, timeout)
+}
+
+// Stats returns the counters.
+func (s *StateSync) Stats() SyncStats {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.stats
 }
 
 // NewStateSync registers the pool's state protocol on h; Close removes it.
@@ -245,7 +261,11 @@ func (s *StateSync) handle(st network.Stream) {
 		if err := s.serveState(st, [32]byte(req[1:])); err != nil {
 			s.log.Debug("diloco: serving state failed", "peer", st.Conn().RemotePeer(), "err", err)
 			_ = st.Reset()
+			return
 		}
+		s.mu.Lock()
+		s.stats.Served++
+		s.mu.Unlock()
 	default:
 		_ = st.Reset()
 	}
@@ -304,6 +324,20 @@ func (s *StateSync) serveState(st network.Stream, want [32]byte) error {
 type peerHead struct {
 	peer peer.ID
 	head Head
+}
+
+// liveMembers counts the pool's live members, us included.
+func (s *StateSync) liveMembers() int {
+	if s.cfg.members == nil {
+		return 1
+	}
+	n := 1
+	for _, p := range s.cfg.members() {
+		if p != s.h.ID() {
+			n++
+		}
+	}
+	return n
 }
 
 // queryHeads asks up to maxPeers members (admitted, not self) for their
@@ -518,11 +552,16 @@ func (s *StateSync) adopt(ctx context.Context, best Head, holders []peer.ID, ins
 			s.mu.Lock()
 			install(best, w, m)
 			s.head = best
+			s.stats.Adopted++
+			s.stats.LastAdopted = best
 			s.mu.Unlock()
 			s.log.Info("diloco: adopted the pool's outer state", "from", p, "head", best.String())
 			return nil
 		}
 		errs = append(errs, fmt.Errorf("%s: %w", p, err))
+		s.mu.Lock()
+		s.stats.Failed++
+		s.mu.Unlock()
 		if ctx.Err() != nil {
 			break
 		}
@@ -538,4 +577,29 @@ func (s *StateSync) detach() {
 	if s.bound {
 		s.weights, s.mom = slices.Clone(s.weights), slices.Clone(s.mom)
 	}
+}
+
+// Settle keeps serving our state after the outer loop ended until every
+// live member that answers holds the same head (they caught up with us or
+// we with them) or until d passes, so that a worker finishing its last
+// step does not leave a peer that is still catching up without a source.
+// It returns whether the pool settled.
+func (s *StateSync) Settle(ctx context.Context, d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for i := 0; i < 10000; i++ {
+		own := s.Head()
+		same := true
+		for _, a := range s.queryHeads(ctx) {
+			same = same && a.head == own
+		}
+		if same || !time.Now().Before(deadline) || ctx.Err() != nil {
+			return same
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+	return false
 }

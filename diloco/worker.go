@@ -191,9 +191,10 @@ func (w *Worker) Run(ctx context.Context) (*tensor.Set, error) {
 	}
 	var total int64
 	var wait time.Duration // how long to wait for peers finishing the last round
+	check := true          // ask the pool for its state before the next step
 	for {
 		var p Progress
-		if ss != nil {
+		if ss != nil && check {
 			h, changed, err := ss.catchUp(ctx, w.cfg.maxSteps, wait, install)
 			if ctx.Err() != nil {
 				out, _ := start.Unflatten(flat)
@@ -252,7 +253,7 @@ func (w *Worker) Run(ctx context.Context) (*tensor.Set, error) {
 				return cur, ctx.Err()
 			}
 			change(func() { opt.Step++ })
-			wait = w.cfg.syncWait
+			wait, check = w.cfg.syncWait, true
 			p.Err = err
 			w.cfg.log.Warn("diloco: outer step not applied", "step", step, "err", err)
 		} else {
@@ -262,6 +263,9 @@ func (w *Worker) Run(ctx context.Context) (*tensor.Set, error) {
 				return cur, fmt.Errorf("diloco: step %d: %w", step, aerr)
 			}
 			wait = 0
+			// A round with every live member proves the pool shares our
+			// state: no need to ask before the next step.
+			check = ss != nil && len(rr.Group) < ss.liveMembers()
 			p.Applied, p.Group, p.Attempt, p.BytesSent, p.Round = true, len(rr.Group), rr.Attempt, rr.Stats.BytesSent, rr.Stats.Duration
 			total += rr.Stats.BytesSent
 			if w.cfg.stateFile != "" {

@@ -197,7 +197,14 @@ func runPoolWorker(ctx context.Context, n *node.Node, pool string, tr diloco.Tra
 	for len(pw.Rounds.Topic().ListPeers()) < len(m.Alive())-1 && time.Now().Before(deadline) && ctx.Err() == nil {
 		time.Sleep(50 * time.Millisecond)
 	}
-	return pw.Run(ctx)
+	w, err := pw.Run(ctx)
+	if err == nil && steps > 0 {
+		// Peers still finishing the last step may need our state.
+		if !pw.Sync.Settle(ctx, 15*time.Second) {
+			log.Info("diloco: some members did not reach our final outer state")
+		}
+	}
+	return w, err
 }
 
 // formatProgress is the one-line report of an outer step.
