@@ -15,15 +15,15 @@ import (
 	"time"
 )
 
-// TestScenarioLateJoin: three workers train; a fourth starts after their
-// third outer step. It must start from the pool's outer state (it prints
+// TestScenarioLateJoin: three workers train (20 inner steps of 50 ms per
+// outer step); a fourth starts after their third outer step. It must start from the pool's outer state (it prints
 // that it caught up), join their rounds, and end on the same weights.
 func TestScenarioLateJoin(t *testing.T) {
 	bin := openpoolBinary(t)
 	const workers, outer = 4, 10
 	l := ForTest(t, WithNodes(workers+1), WithLink(LinkConfig{Delay: 20 * time.Millisecond, Rate: 50e6}))
 	addr := startBootstrap(t, l, bin)
-	flags := []string{"--trainer", "toy", "--inner-steps", "20", "--heartbeat", "500ms", "--outer-steps", fmt.Sprint(outer), "--min-workers", "3"}
+	flags := []string{"--trainer", "toy", "--inner-steps", "20", "--toy-step-time", "50ms", "--heartbeat", "500ms", "--outer-steps", fmt.Sprint(outer), "--min-workers", "3"}
 	start := time.Now()
 	var procs []*Process
 	for _, n := range l.Nodes()[1:workers] {
@@ -56,7 +56,7 @@ func TestScenarioPartitionHeals(t *testing.T) {
 	bin := openpoolBinary(t)
 	const workers, outer = 4, 40
 	l := ForTest(t, WithNodes(workers+1), WithLink(LinkConfig{Delay: 20 * time.Millisecond, Rate: 50e6}))
-	procs := startSwarm(t, l, bin, "--trainer", "toy", "--inner-steps", "20", "--heartbeat", "500ms",
+	procs := startSwarm(t, l, bin, "--trainer", "toy", "--inner-steps", "20", "--toy-step-time", "50ms", "--heartbeat", "500ms",
 		"--outer-steps", fmt.Sprint(outer), "--min-workers", "2")
 	start := time.Now()
 	ctx := testCtx(t, 4*time.Minute)
