@@ -54,7 +54,7 @@ func TestScenarioLateJoin(t *testing.T) {
 // other's outer state, and all four end on the same weights in one group.
 func TestScenarioPartitionHeals(t *testing.T) {
 	bin := openpoolBinary(t)
-	const workers, outer = 4, 40
+	const workers, outer = 4, 24
 	l := ForTest(t, WithNodes(workers+1), WithLink(LinkConfig{Delay: 20 * time.Millisecond, Rate: 50e6}))
 	procs := startSwarm(t, l, bin, "--trainer", "toy", "--inner-steps", "20", "--toy-step-time", "50ms", "--heartbeat", "500ms",
 		"--outer-steps", fmt.Sprint(outer), "--min-workers", "2")
