@@ -96,10 +96,11 @@ func TestScenarioPartitionHeals(t *testing.T) {
 }
 
 // TestScenarioPublisherOffline: node 1 publishes a 6 MiB checkpoint in
-// 256 KiB shards and four fetchers in nodes 2..5 fetch it. As soon as the
-// first fetcher holds every shard the publisher is killed (kill -9): the
-// others must still complete from their peers, and every fetcher's files
-// equal the published bytes.
+// 256 KiB shards (20 Mbit/s links) and fetchers in nodes 2 and 3 fetch it.
+// As soon as one of them holds every shard the publisher is killed (kill
+// -9), and fetchers start in nodes 4 and 5: the unfinished early fetcher
+// and both late ones must complete from their peers alone, and every
+// fetcher's files equal the published bytes.
 func TestScenarioPublisherOffline(t *testing.T) {
 	bin := openpoolBinary(t)
 	const fetchers = 4
@@ -128,9 +129,9 @@ func TestScenarioPublisherOffline(t *testing.T) {
 	// fetch with: openpool checkpoint fetch <cid> --pool demo --owner <id> ...
 	manifest, owner := f[5], f[9]
 	start := time.Now()
-	var fs []*Process
+	fs := make([]*Process, fetchers)
 	outs := make([]string, fetchers)
-	for i := range fetchers {
+	fetch := func(i int) {
 		outs[i] = filepath.Join(t.TempDir(), "out")
 		p, err := l.Start(ctx, l.Node(2+i), bin, "--home", t.TempDir(), "checkpoint", "fetch", manifest, "--pool", "demo",
 			"--owner", owner, "--out", outs[i], "--seed-for", "90s", "--quiet",
@@ -138,12 +139,15 @@ func TestScenarioPublisherOffline(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		fs = append(fs, p)
+		fs[i] = p
 	}
-	// The first fetcher to hold everything: then kill the publisher.
+	// Two fetchers start while the publisher is online; the first to hold
+	// everything is the only complete copy left when the publisher dies.
+	fetch(0)
+	fetch(1)
 	first := -1
 	for first < 0 {
-		for i, p := range fs {
+		for i, p := range fs[:2] {
 			if bytes.Contains(p.Output(), []byte("fetched ")) {
 				first = i
 				break
@@ -155,7 +159,11 @@ func TestScenarioPublisherOffline(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	_ = syscall.Kill(-pub.Pid(), syscall.SIGKILL)
-	fmt.Printf("SCENARIO %s: node %d fetched everything after %v; publisher killed\n", t.Name(), 2+first, time.Since(start).Round(10*time.Millisecond))
+	fmt.Printf("SCENARIO %s: node %d fetched everything after %v; publisher killed (kill -9), the other early fetcher was mid-way\n",
+		t.Name(), 2+first, time.Since(start).Round(10*time.Millisecond))
+	// Two more start after the publisher is gone.
+	fetch(2)
+	fetch(3)
 	want := sha256.Sum256(data)
 	for i, p := range fs {
 		if _, err := p.WaitOutput(ctx, "wrote 1 files"); err != nil {
