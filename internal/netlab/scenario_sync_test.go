@@ -187,3 +187,30 @@ func TestScenarioPublisherOffline(t *testing.T) {
 		p.Stop(5 * time.Second)
 	}
 }
+
+// TestScenarioCrash: four workers train (1 s of inner steps per outer
+// step); worker 4 is killed with SIGKILL about when its fourth round
+// starts. The other three finish every outer step, the last ones as a
+// group of three, on the same weights.
+func TestScenarioCrash(t *testing.T) {
+	bin := openpoolBinary(t)
+	const workers, outer = 4, 10
+	l := ForTest(t, WithNodes(workers+1), WithLink(LinkConfig{Delay: 20 * time.Millisecond, Rate: 50e6}))
+	procs := startSwarm(t, l, bin, "--trainer", "toy", "--inner-steps", "20", "--toy-step-time", "50ms", "--heartbeat", "500ms",
+		"--outer-steps", fmt.Sprint(outer), "--min-workers", "3")
+	start := time.Now()
+	victim := procs[workers-1]
+	if _, err := victim.WaitOutput(testCtx(t, 3*time.Minute), "outer step   2"); err != nil {
+		t.Fatalf("%v\n%s", err, lastLines(victim.Output(), 30))
+	}
+	time.Sleep(time.Second) // its inner steps of step 3, then the round
+	_ = syscall.Kill(-victim.Pid(), syscall.SIGKILL)
+	fmt.Printf("SCENARIO %s: killed node %d after %v\n", t.Name(), victim.Node.Index, time.Since(start).Round(10*time.Millisecond))
+	for _, p := range procs[:workers-1] {
+		steps := finish(t, p, start, outer)
+		if len(steps) == 0 || !strings.Contains(steps[len(steps)-1], "group 3") {
+			t.Errorf("node %d: last step %q, want a group of 3 after the crash", p.Node.Index, steps)
+		}
+	}
+	sameWeights(t, procs[:workers-1])
+}
