@@ -8,9 +8,12 @@
 #       tbf, partitions, NAT, cleanup; prints the figures.
 #   scripts/netlab-check.sh scenario  the real openpool binary in the lab
 #       (TestScenario*): a bootstrap node and 4 `openpool join --trainer
-#       toy` workers over 80 ms RTT, all direct, one behind NAT, with 1%
-#       loss, and with one worker cut mid-training; prints each worker's
-#       outer steps. NETLAB_OPENPOOL may name a prebuilt binary.
+#       toy` workers over 80 ms RTT, all direct, one or two behind NAT,
+#       with 1% loss, one worker cut and one killed mid-training, a late
+#       joiner catching up, a partition that heals, and a checkpoint
+#       publisher that goes offline; each ends with every surviving node on
+#       the same weights (or checkpoint bytes); prints each worker's outer
+#       steps. NETLAB_OPENPOOL may name a prebuilt binary.
 #   scripts/netlab-check.sh utilization  DiLoCo compute utilization (time
 #       training / total time) at H = 100 and 500 with a configured per-step
 #       compute time (TestUtilizationDiLoCo; knobs NETLAB_UTIL_*).
