@@ -13,6 +13,11 @@ type Limits struct {
 	// ConnHigh connections it trims the least useful ones down to ConnLow
 	// (connections younger than a minute are kept).
 	ConnLow, ConnHigh int
+	// MaxConns, when positive, is the resource manager's system-wide limit
+	// on connections, total and inbound (see p2p.Config.MaxConns); it must
+	// be at least ConnHigh so that the connection manager, not the
+	// resource manager, decides whom to keep.
+	MaxConns int
 }
 
 // Validate reports limits that cannot work.
@@ -22,6 +27,9 @@ func (l Limits) Validate() error {
 	}
 	if (l.ConnLow == 0) != (l.ConnHigh == 0) {
 		return fmt.Errorf("node: set both connection watermarks or neither (low %d, high %d)", l.ConnLow, l.ConnHigh)
+	}
+	if l.MaxConns < 0 || (l.MaxConns > 0 && l.MaxConns < l.ConnHigh) {
+		return fmt.Errorf("node: connection limit %d must be at least the high watermark %d", l.MaxConns, l.ConnHigh)
 	}
 	if l.ConnHigh != 0 && l.ConnHigh <= l.ConnLow {
 		return fmt.Errorf("node: connection high watermark %d must be above the low watermark %d", l.ConnHigh, l.ConnLow)

@@ -86,6 +86,7 @@ func New(ctx context.Context, opts ...Option) (*Node, error) {
 		Unlimited:     cfg.unlimited,
 		ConnLow:       cfg.limits.ConnLow,
 		ConnHigh:      cfg.limits.ConnHigh,
+		MaxConns:      cfg.limits.MaxConns,
 		PubSub:        p2p.PubSubConfig{SeenMessagesTTL: cfg.seenTTL},
 		Logger:        cfg.logger,
 	})

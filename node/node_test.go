@@ -145,3 +145,40 @@ func TestStatusAPI(t *testing.T) {
 		}
 	}
 }
+
+// TestMaxConnsRaisesResourceLimits: Limits.MaxConns replaces the resource
+// manager's memory-scaled connection limits (what capped a bootstrap node
+// at about 250 inbound connections), and a limit below the connection
+// manager's high watermark is refused.
+func TestMaxConnsRaisesResourceLimits(t *testing.T) {
+	ctx := context.Background()
+	opts := []node.Option{node.WithDataDir(t.TempDir()), node.WithListenAddrs(nodetest.Loopback), node.WithNAT(false), node.WithHardware(p2p.Hardware{})}
+	def, err := node.New(ctx, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	scaled := def.Status().Resources.Limits
+	_ = def.Close()
+	if scaled == nil {
+		t.Fatal("no resource limits reported")
+	}
+	const want = 20000
+	if scaled.ConnsInbound >= want {
+		t.Skipf("this machine's scaled inbound limit %d is already above %d", scaled.ConnsInbound, want)
+	}
+	n, err := node.New(ctx, append(opts, node.WithDataDir(t.TempDir()), node.WithLimits(node.Limits{ConnLow: 100, ConnHigh: 200, MaxConns: want}))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	got := n.Status().Resources.Limits
+	if got == nil || got.Conns != want || got.ConnsInbound != want || got.Streams != 16*want {
+		t.Fatalf("limits with MaxConns %d: %+v (scaled defaults %+v)", want, got, scaled)
+	}
+	if got.ConnsOutbound != scaled.ConnsOutbound || got.FDs != scaled.FDs {
+		t.Fatalf("MaxConns changed more than the connection limits: %+v vs %+v", got, scaled)
+	}
+	if _, err := node.New(ctx, append(opts, node.WithLimits(node.Limits{ConnLow: 100, ConnHigh: 200, MaxConns: 150}))...); err == nil {
+		t.Fatal("MaxConns below the high watermark was accepted")
+	}
+}

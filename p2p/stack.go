@@ -61,6 +61,13 @@ type Config struct {
 	// ConnLow and ConnHigh are the connection manager's watermarks.
 	// Defaults 100/400, or 400/2000 for bootstrap nodes.
 	ConnLow, ConnHigh int
+	// MaxConns, when positive, replaces the resource manager's system-wide
+	// connection limits (total and inbound; outbound stays as scaled) and
+	// allows 16 streams per connection, for bootstrap nodes that serve more
+	// peers than the memory-scaled defaults allow (about 64 inbound plus 64
+	// per GiB of an eighth of the machine's memory). File descriptors stay
+	// bounded by half the process's open-file limit.
+	MaxConns int
 	// Unlimited replaces the resource manager's limits with none, for tests
 	// that run dozens of hosts in one process.
 	Unlimited bool
@@ -68,6 +75,20 @@ type Config struct {
 	PubSub PubSubConfig
 	// Logger for the stack; nil means slog.Default().
 	Logger *slog.Logger
+}
+
+// resourceLimits applies Config.MaxConns to the scaled limits.
+func resourceLimits(scaled rcmgr.ConcreteLimitConfig, maxConns int) rcmgr.ConcreteLimitConfig {
+	if maxConns <= 0 {
+		return scaled
+	}
+	n := rcmgr.LimitVal(maxConns)
+	return rcmgr.PartialLimitConfig{
+		System: rcmgr.ResourceLimits{
+			Conns: n, ConnsInbound: n,
+			Streams: 16 * n, StreamsInbound: 16 * n,
+		},
+	}.Build(scaled)
 }
 
 // Stack is one node's libp2p stack: host, DHT and gossipsub. Close stops
@@ -133,7 +154,7 @@ func NewStack(cfg Config) (*Stack, error) {
 	if !cfg.Unlimited {
 		limits := rcmgr.DefaultLimits
 		libp2p.SetDefaultServiceLimits(&limits)
-		rm, err = rcmgr.NewResourceManager(rcmgr.NewFixedLimiter(limits.AutoScale()))
+		rm, err = rcmgr.NewResourceManager(rcmgr.NewFixedLimiter(resourceLimits(limits.AutoScale(), cfg.MaxConns)))
 		if err != nil {
 			return nil, fmt.Errorf("p2p: resource manager: %w", err)
 		}

@@ -43,7 +43,7 @@ func newBootstrapCmd(g *globals) *cobra.Command {
 			log := cfg.logger(g)
 			ctx := cmd.Context()
 			n, cleanup, err := startNode(ctx, g, &f, node.AsBootstrapNode(),
-				node.WithLimits(node.Limits{ConnLow: cfg.Limits.ConnLow, ConnHigh: cfg.Limits.ConnHigh}),
+				node.WithLimits(node.Limits{ConnLow: cfg.Limits.ConnLow, ConnHigh: cfg.Limits.ConnHigh, MaxConns: cfg.Limits.MaxConns}),
 				node.WithLogger(log))
 			if err != nil {
 				return err
@@ -54,7 +54,7 @@ func newBootstrapCmd(g *globals) *cobra.Command {
 				fmt.Fprintln(g.stdout, a)
 			}
 			log.Info("bootstrap node ready", "peer", n.ID(), "identity", n.IdentityPath(), "status_api", n.StatusAddr(),
-				"config", s.configPath, "conn_low", cfg.Limits.ConnLow, "conn_high", cfg.Limits.ConnHigh,
+				"config", s.configPath, "conn_low", cfg.Limits.ConnLow, "conn_high", cfg.Limits.ConnHigh, "max_conns", cfg.Limits.MaxConns,
 				"max_open_files", cfg.Limits.MaxOpenFiles, "memory_limit_mib", cfg.Limits.MemoryLimitMiB)
 			<-ctx.Done()
 			log.Info("shutting down")

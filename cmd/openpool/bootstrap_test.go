@@ -53,6 +53,7 @@ upnp = false
 [limits]
 conn_low = 50
 conn_high = 80
+max_conns = 3000
 max_open_files = 4096
 memory_limit_mib = 512
 
@@ -72,7 +73,7 @@ func TestBootstrapConfigPrecedence(t *testing.T) {
 	if c.DataDir != dir || len(c.Listen) != 2 || c.Listen[0] != "/ip4/127.0.0.1/tcp/4101" || c.StatusAddr != "127.0.0.1:9401" || c.NAT {
 		t.Errorf("file values not applied: %+v", c)
 	}
-	if c.Limits != (limitsConfig{ConnLow: 50, ConnHigh: 80, MaxOpenFiles: 4096, MemoryLimitMiB: 512}) || c.Log != (logConfig{Level: "warn", Format: "json"}) {
+	if c.Limits != (limitsConfig{ConnLow: 50, ConnHigh: 80, MaxConns: 3000, MaxOpenFiles: 4096, MemoryLimitMiB: 512}) || c.Log != (logConfig{Level: "warn", Format: "json"}) {
 		t.Errorf("file limits/log not applied: %+v %+v", c.Limits, c.Log)
 	}
 
