@@ -189,6 +189,8 @@ func TestNetlabLossRoundTrip(t *testing.T) {
 	want := 1 - math.Pow(1-p, 4)
 	fmt.Printf("FIGURE round trip node0<->node1: 1%% loss and 20ms per link; loss configured %.3f%%, measured %.3f%% over %d probes; RTT configured 80ms, measured mean %v\n",
 		100*want, 100*r.Loss(), r.Sent, r.Mean().Round(10*time.Microsecond))
+	fmt.Printf("BENCH issue=9 name=round_trip_loss_measured/configured loss=%.3f%% value=%.3f unit=ratio target=0.9..1.1 # 1%% per link, 4 links crossed, %d probes\n", 100*want, r.Loss()/want, r.Sent)
+	fmt.Printf("BENCH issue=9 name=round_trip_rtt_measured/configured rtt=80ms loss=1%%/link value=%.3f unit=ratio target=0.9..1.1\n", float64(r.Mean())/float64(80*time.Millisecond))
 	for _, n := range l.Nodes() {
 		if s := l.Stats(n); s.QueueDrops+s.SendErrors+s.KernelDrops != 0 {
 			t.Errorf("node %d link dropped frames besides the configured loss: %+v", n.Index, s)
