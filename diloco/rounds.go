@@ -349,14 +349,26 @@ func (r *Rounds) record(from peer.ID, m roundMsg) {
 	case "abort":
 		st.aborts[from] = m
 		// A peer that reports a protocol violation by its neighbour gets
-		// that neighbour excluded everywhere, not only at the accuser.
-		if blamed, err := peer.Decode(m.Blame); err == nil && blamed != from && len(r.excluded) < maxGroupSize {
+		// that neighbour excluded everywhere, not only at the accuser; only
+		// its left neighbour in the group it confirmed, the one whose
+		// frames it receives, so that a liar can hurt one peer at most.
+		if blamed, err := peer.Decode(m.Blame); err == nil && blamed != from && leftOf(st.confirms[from], from) == blamed && len(r.excluded) < maxGroupSize {
 			r.excluded[blamed] = m.Step + r.cfg.excludeSteps
 			r.log.Warn("diloco: peer dropped from rounds for a protocol violation", "peer", blamed, "reported_by", from, "step", m.Step, "reason", m.Reason)
 		}
 	}
 	close(r.changed)
 	r.changed = make(chan struct{})
+}
+
+// leftOf returns the peer before p in the ring order of group (the one p
+// receives from), or "" when p is not in it.
+func leftOf(group []peer.ID, p peer.ID) peer.ID {
+	i := slices.Index(group, p)
+	if i < 0 || len(group) < 2 {
+		return ""
+	}
+	return group[(i+len(group)-1)%len(group)]
 }
 
 // setMinStep forgets messages of steps before s.

@@ -1,8 +1,10 @@
 package diloco
 
 import (
+	"log/slog"
 	"testing"
 
+	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
 )
 
@@ -53,5 +55,33 @@ func TestChooseHead(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestBlameOnlyLeftNeighbour: an abort that blames a peer excludes it only
+// when the accuser receives from it (its left neighbour in the group the
+// accuser confirmed); a peer cannot get arbitrary others excluded.
+func TestBlameOnlyLeftNeighbour(t *testing.T) {
+	r := &Rounds{log: slog.New(slog.DiscardHandler), attempts: map[attemptKey]*attemptState{}, excluded: map[peer.ID]uint64{},
+		changed: make(chan struct{}), cfg: roundsConfig{excludeSteps: 10}}
+	ids := make([]peer.ID, 4)
+	for i := range ids {
+		_, pub, err := crypto.GenerateEd25519Key(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[i], _ = peer.IDFromPublicKey(pub)
+	}
+	a, b, c, d := ids[0], ids[1], ids[2], ids[3]
+	group := []string{a.String(), b.String(), c.String()}
+	r.record(a, roundMsg{Type: "confirm", Step: 1, Group: group})
+	r.record(a, roundMsg{Type: "abort", Step: 1, Blame: b.String()}) // a receives from c, not b
+	r.record(d, roundMsg{Type: "abort", Step: 1, Blame: c.String()}) // d confirmed no group
+	if r.isExcluded(b, 1) || r.isExcluded(c, 1) {
+		t.Fatalf("a blame of a non-neighbour excluded someone: %v", r.excluded)
+	}
+	r.record(a, roundMsg{Type: "abort", Step: 1, Blame: c.String()})
+	if !r.isExcluded(c, 1) || !r.isExcluded(c, 11) || r.isExcluded(c, 12) {
+		t.Fatalf("a's left neighbour c is not excluded for steps 1..11: %v", r.excluded)
 	}
 }
