@@ -310,5 +310,7 @@ func TestLabWireBytes(t *testing.T) {
 	i8, f32 := sent(Int8), sent(Float32)
 	ratio := float64(H) * float64(f32) / float64(i8)
 	fmt.Printf("wire bytes per worker: int8 outer step %d B; fp32 gradient all-reduce %d B per inner step (%d params, %d peers)\n", i8, f32, elems, n)
-	fmt.Printf("RATIO data-parallel-bytes/diloco-bytes at H=%d: %.1f (target >= 2000; the exact 4x-per-value bound is %d)\n", H, ratio, 4*H)
+	// 4 bytes become 1 and are sent once per H inner steps: the bound is
+	// 4H; frame headers and per-chunk scales cost a little of it.
+	fmt.Printf("RATIO data-parallel-bytes/diloco-bytes at H=%d: %.1f (target >= %d; 99%% of the exact 4x-per-value bound %d)\n", H, ratio, 4*H*99/100, 4*H)
 }
