@@ -409,6 +409,15 @@ func (s *StateSync) askHead(ctx context.Context, p peer.ID, layout [32]byte, ele
 		_ = st.Reset()
 		return Head{}, err
 	}
+	return parseHead(b[:], layout, elems)
+}
+
+// parseHead decodes a head response (status OK) and checks that it names
+// our model.
+func parseHead(b []byte, layout [32]byte, elems uint64) (Head, error) {
+	if len(b) != headLen || b[0] != stateOK {
+		return Head{}, fmt.Errorf("%w: head response of %d bytes", ErrProtocol, len(b))
+	}
 	h := Head{Step: binary.LittleEndian.Uint64(b[1:]), Applied: binary.LittleEndian.Uint64(b[9:]), Hash: [32]byte(b[57:89])}
 	if binary.LittleEndian.Uint64(b[17:]) != elems || [32]byte(b[25:57]) != layout {
 		return Head{}, fmt.Errorf("%w: peer trains another model", ErrProtocol)

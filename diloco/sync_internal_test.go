@@ -85,3 +85,19 @@ func TestBlameOnlyLeftNeighbour(t *testing.T) {
 		t.Fatalf("a's left neighbour c is not excluded for steps 1..11: %v", r.excluded)
 	}
 }
+
+// FuzzParseHead: any head response either decodes to a head naming our
+// model with applied <= step, or is an error; never a panic.
+func FuzzParseHead(f *testing.F) {
+	layout := [32]byte{7}
+	s := &StateSync{bound: true, layout: layout, weights: make([]float32, 3), head: Head{Step: 5, Applied: 4, Hash: [32]byte{9}}}
+	f.Add(s.headBytes())
+	f.Add([]byte{stateAbsent})
+	f.Add(make([]byte, headLen))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		h, err := parseHead(b, layout, 3)
+		if err == nil && (h.Applied > h.Step || len(b) != headLen) {
+			t.Fatalf("accepted %x as %v", b, h)
+		}
+	})
+}
