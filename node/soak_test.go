@@ -342,6 +342,8 @@ func startSoakBootstrap(t *testing.T) *soakBootstrap {
 listen = ["/ip4/127.0.0.1/tcp/0"]
 status_addr = "127.0.0.1:0"
 nat = false
+[limits]
+max_conns = 4000
 [log]
 level = "warn"
 `), 0o600); err != nil {
