@@ -70,12 +70,36 @@
 // everywhere; survivors re-announce for attempt a+1 and the group re-forms
 // without the peers that did not announce or were blamed for a protocol
 // violation. A partially reduced vector is never applied: the complete step
-// requires every member to report the same SHA-256 of the result. Limits:
-// leaderless agreement has no atomic commit, so if gossip loses a complete
-// message, one peer can time out and redo a step that the others applied
-// (it then diverges until the next checkpoint); any peer can get another
-// peer excluded by blaming it (a liar costs the pool one honest peer for
-// ExcludeSteps steps); a late joiner waits for the next step but needs the
-// pool's current weights from a checkpoint (shardcast), which this package
-// does not fetch.
+// requires every member to report the same SHA-256 of the result.
+//
+// # Staying on the pool's weights (StateSync)
+//
+// Leaderless agreement has no atomic commit: a lost complete message, a
+// missed ready window, a late start, a restart from an old state file or a
+// partition can leave a worker on other weights than the pool's. Averaging
+// pseudo-gradients on top of different start weights would keep them
+// different for good, so:
+//
+//   - every ready names the worker's outer state (StateHash of step,
+//     applied count, layout, start weights and momentum), and rounds group
+//     only workers that start from the same state;
+//   - a worker that is alone with its state gets ErrOutOfSync, and a group
+//     of one is never applied while other members are alive (ErrAlone);
+//   - before a step (unless the last round included every live member)
+//     and after a step it could not apply, the worker asks the members for
+//     their heads over /openpool/diloco/state/1.0.0/<pool> and adopts the
+//     best one: the most applied steps, then the later step, then the most
+//     holders, then the smaller hash; it fetches weights and momentum from
+//     a holder and checks them against the hash. After a failed step it
+//     waits (bounded) for peers still finishing that round.
+//
+// The lab scenarios (internal/netlab) show a late joiner, a partition that
+// heals and NATed workers ending on the pool's weights. Limits: a fetched
+// state is only as trustworthy as the admitted member that announced it
+// (the hash guards against corruption, not against a lying member); the
+// confirm race can still fail an attempt when a latecomer's confirm crosses
+// the others' (the attempt is retried, and state sync repairs a split); a
+// blame only excludes the accuser's left neighbour, so a liar can hurt one
+// peer per attempt; the whole state is streamed from one holder (no
+// shardcast-style relay of big states yet).
 package diloco
