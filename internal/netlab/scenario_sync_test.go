@@ -23,7 +23,7 @@ func TestScenarioLateJoin(t *testing.T) {
 	const workers, outer = 4, 10
 	l := ForTest(t, WithNodes(workers+1), WithLink(LinkConfig{Delay: 20 * time.Millisecond, Rate: 50e6}))
 	addr := startBootstrap(t, l, bin)
-	flags := []string{"--trainer", "toy", "--inner-steps", "20", "--toy-step-time", "50ms", "--heartbeat", "500ms", "--outer-steps", fmt.Sprint(outer), "--min-workers", "3"}
+	flags := workerFlags(outer, 3, "--heartbeat", "500ms")
 	start := time.Now()
 	var procs []*Process
 	for _, n := range l.Nodes()[1:workers] {
@@ -34,17 +34,10 @@ func TestScenarioLateJoin(t *testing.T) {
 	}
 	late := startJoin(t, l, l.Node(workers), bin, addr, flags...)
 	fmt.Printf("SCENARIO %s: started node %d after %v\n", t.Name(), workers, time.Since(start).Round(10*time.Millisecond))
-	for _, p := range procs {
-		finish(t, p, start, outer)
+	finishInGroup(t, append(procs, late), start, -1, workers)
+	if n := len(stepLines(late)); n >= outer || !strings.Contains(string(late.Output()), "caught up with the pool") {
+		t.Errorf("the late worker ran %d of %d steps and did not report catching up:\n%s", n, outer, lastLines(late.Output(), 30))
 	}
-	steps := finish(t, late, start, -1)
-	if len(steps) >= outer || !strings.Contains(string(late.Output()), "caught up with the pool") {
-		t.Errorf("the late worker ran %d of %d steps and did not report catching up:\n%s", len(steps), outer, lastLines(late.Output(), 30))
-	}
-	if len(steps) > 0 && !strings.Contains(steps[len(steps)-1], "group 4") {
-		t.Errorf("the late worker's last step %q: want it in the group of 4", steps[len(steps)-1])
-	}
-	sameWeights(t, append(procs, late))
 }
 
 // TestScenarioPartitionHeals: four workers train; after the second outer
@@ -56,8 +49,7 @@ func TestScenarioPartitionHeals(t *testing.T) {
 	bin := openpoolBinary(t)
 	const workers, outer = 4, 24
 	l := ForTest(t, WithNodes(workers+1), WithLink(LinkConfig{Delay: 20 * time.Millisecond, Rate: 50e6}))
-	procs := startSwarm(t, l, bin, "--trainer", "toy", "--inner-steps", "20", "--toy-step-time", "50ms", "--heartbeat", "500ms",
-		"--outer-steps", fmt.Sprint(outer), "--min-workers", "2")
+	procs := startSwarm(t, l, bin, workerFlags(outer, 2, "--heartbeat", "500ms")...)
 	start := time.Now()
 	ctx := testCtx(t, 4*time.Minute)
 	if _, err := procs[0].WaitOutput(ctx, "outer step   2"); err != nil {
@@ -76,12 +68,7 @@ func TestScenarioPartitionHeals(t *testing.T) {
 	l.HealPartitions()
 	healed := time.Now()
 	fmt.Printf("SCENARIO %s: healed after %v\n", t.Name(), time.Since(start).Round(10*time.Millisecond))
-	for _, p := range procs {
-		steps := finish(t, p, start, -1)
-		if len(steps) == 0 || !strings.Contains(steps[len(steps)-1], "group 4") {
-			t.Errorf("node %d: last step %q, want the group of 4 again after the heal", p.Node.Index, steps)
-		}
-	}
+	finishInGroup(t, procs, start, -1, workers)
 	fmt.Printf("SCENARIO %s: finished %v after the heal\n", t.Name(), time.Since(healed).Round(10*time.Millisecond))
 	caught := 0
 	for _, p := range procs {
@@ -92,7 +79,6 @@ func TestScenarioPartitionHeals(t *testing.T) {
 	if caught == 0 {
 		t.Errorf("no worker adopted the other half's state after the heal")
 	}
-	sameWeights(t, procs)
 }
 
 // TestScenarioPublisherOffline: node 1 publishes a 6 MiB checkpoint in
@@ -196,8 +182,7 @@ func TestScenarioCrash(t *testing.T) {
 	bin := openpoolBinary(t)
 	const workers, outer = 4, 10
 	l := ForTest(t, WithNodes(workers+1), WithLink(LinkConfig{Delay: 20 * time.Millisecond, Rate: 50e6}))
-	procs := startSwarm(t, l, bin, "--trainer", "toy", "--inner-steps", "20", "--toy-step-time", "50ms", "--heartbeat", "500ms",
-		"--outer-steps", fmt.Sprint(outer), "--min-workers", "3")
+	procs := startSwarm(t, l, bin, workerFlags(outer, 3, "--heartbeat", "500ms")...)
 	start := time.Now()
 	victim := procs[workers-1]
 	if _, err := victim.WaitOutput(testCtx(t, 3*time.Minute), "outer step   2"); err != nil {
@@ -206,11 +191,5 @@ func TestScenarioCrash(t *testing.T) {
 	time.Sleep(time.Second) // its inner steps of step 3, then the round
 	_ = syscall.Kill(-victim.Pid(), syscall.SIGKILL)
 	fmt.Printf("SCENARIO %s: killed node %d after %v\n", t.Name(), victim.Node.Index, time.Since(start).Round(10*time.Millisecond))
-	for _, p := range procs[:workers-1] {
-		steps := finish(t, p, start, outer)
-		if len(steps) == 0 || !strings.Contains(steps[len(steps)-1], "group 3") {
-			t.Errorf("node %d: last step %q, want a group of 3 after the crash", p.Node.Index, steps)
-		}
-	}
-	sameWeights(t, procs[:workers-1])
+	finishInGroup(t, procs[:workers-1], start, outer, workers-1)
 }

@@ -82,12 +82,7 @@ func finish(t *testing.T, p *Process, start time.Time, outer int) []string {
 	err := p.Wait(testCtx(t, 5*time.Minute))
 	took := time.Since(start).Round(10 * time.Millisecond)
 	out := string(p.Output())
-	var steps []string
-	for s := range strings.SplitSeq(out, "\n") {
-		if strings.HasPrefix(s, "outer step") {
-			steps = append(steps, strings.Join(strings.Fields(s), " "))
-		}
-	}
+	steps := stepLines(p)
 	fmt.Printf("SCENARIO %s: join node %d (%v nat %v): exit %v after %v, %d outer steps\n",
 		t.Name(), p.Node.Index, p.Node.Addr, p.Node.NAT != "", err, took, len(steps))
 	for _, s := range steps {
@@ -95,6 +90,18 @@ func finish(t *testing.T, p *Process, start time.Time, outer int) []string {
 	}
 	if err != nil || (outer >= 0 && len(steps) != outer) || len(steps) == 0 || !strings.Contains(out, "training finished") {
 		t.Errorf("join on node %d: exit %v, %d of %d outer steps; output:\n%s", p.Node.Index, err, len(steps), outer, lastLines(p.Output(), 40))
+	}
+	return steps
+}
+
+// stepLines returns the outer step lines a worker printed, with runs of
+// spaces collapsed.
+func stepLines(p *Process) []string {
+	var steps []string
+	for s := range strings.SplitSeq(string(p.Output()), "\n") {
+		if strings.HasPrefix(s, "outer step") {
+			steps = append(steps, strings.Join(strings.Fields(s), " "))
+		}
 	}
 	return steps
 }
@@ -128,6 +135,28 @@ func sameWeights(t *testing.T, procs []*Process) {
 	}
 }
 
+// workerFlags are the join flags of the training scenarios: the toy
+// trainer with 20 inner steps of 50 ms (1 s of compute per outer step).
+func workerFlags(outer, minWorkers int, extra ...string) []string {
+	return append([]string{"--trainer", "toy", "--inner-steps", "20", "--toy-step-time", "50ms",
+		"--outer-steps", fmt.Sprint(outer), "--min-workers", fmt.Sprint(minWorkers)}, extra...)
+}
+
+// finishInGroup waits for every worker (outer < 0: any number of steps),
+// checks that each one's last step was applied in a group of the given
+// size and that all end on the same weights.
+func finishInGroup(t *testing.T, procs []*Process, start time.Time, outer, group int) {
+	t.Helper()
+	want := fmt.Sprintf("group %d ", group)
+	for _, p := range procs {
+		steps := finish(t, p, start, outer)
+		if len(steps) == 0 || !strings.Contains(steps[len(steps)-1], want) || !strings.HasSuffix(steps[len(steps)-1], "applied") {
+			t.Errorf("node %d: last step %q, want it applied in a group of %d", p.Node.Index, steps, group)
+		}
+	}
+	sameWeights(t, procs)
+}
+
 // TestScenarioJoin: four workers (20 inner steps of 50 ms per outer step)
 // train 12 outer steps together, all direct; with node 4 behind its own
 // NAT (it can dial out, nobody can dial it); with nodes 3 and 4 each
@@ -150,15 +179,8 @@ func TestScenarioJoin(t *testing.T) {
 			l := ForTest(t, WithNodes(workers+1), WithNAT(tc.nat...),
 				WithLink(LinkConfig{Delay: 20 * time.Millisecond, Rate: 50e6, Loss: tc.loss}))
 			start := time.Now()
-			procs := startSwarm(t, l, bin, "--trainer", "toy", "--inner-steps", "20", "--toy-step-time", "50ms",
-				"--outer-steps", fmt.Sprint(outer), "--min-workers", fmt.Sprint(workers))
-			for _, p := range procs {
-				steps := finish(t, p, start, -1)
-				if len(steps) == 0 || !strings.Contains(steps[len(steps)-1], "group 4") || !strings.HasSuffix(steps[len(steps)-1], "applied") {
-					t.Errorf("node %d: last step %q, want it applied in the group of 4", p.Node.Index, steps)
-				}
-			}
-			sameWeights(t, procs)
+			procs := startSwarm(t, l, bin, workerFlags(outer, workers)...)
+			finishInGroup(t, procs, start, -1, workers)
 		})
 	}
 }
@@ -179,11 +201,5 @@ func TestScenarioCut(t *testing.T) {
 	}
 	l.Cut(victim.Node)
 	fmt.Printf("SCENARIO %s: cut node %d after %v\n", t.Name(), victim.Node.Index, time.Since(start).Round(10*time.Millisecond))
-	for _, p := range procs[:workers-1] {
-		steps := finish(t, p, start, outer)
-		if len(steps) == 0 || !strings.Contains(steps[len(steps)-1], "group 3") {
-			t.Errorf("node %d: last step %q, want a group of 3 after the cut", p.Node.Index, steps)
-		}
-	}
-	sameWeights(t, procs[:workers-1])
+	finishInGroup(t, procs[:workers-1], start, outer, workers-1)
 }
