@@ -482,9 +482,11 @@ func (s *swimState) ping(ctx context.Context, id peer.ID, known uint64) (ok, def
 	mySeq := s.self.Seq
 	m.mu.Unlock()
 	rd := bufio.NewReader(str)
+	// Failures after the stream opened are never definite: a reset may be
+	// an overloaded peer shedding streams (see handle).
 	if err := writeSwimFrame(str, &swimFrame{Type: swimFramePing, KnownSeq: known, Seq: mySeq}); err != nil {
 		_ = str.Reset()
-		return false, definiteFailure(pctx, err)
+		return false, false
 	}
 	ack, err := readSwimFrame(rd, maxSwimSmallFrame)
 	if err == nil && ack.Type != swimFrameAck {
@@ -492,7 +494,7 @@ func (s *swimState) ping(ctx context.Context, id peer.ID, known uint64) (ok, def
 	}
 	if err != nil {
 		_ = str.Reset()
-		return false, definiteFailure(pctx, err)
+		return false, false
 	}
 	now := time.Now()
 	for _, raw := range ack.Records {
@@ -513,8 +515,8 @@ func (s *swimState) ping(ctx context.Context, id peer.ID, known uint64) (ok, def
 	return true, false
 }
 
-// definiteFailure tells a failure that proves the peer is gone (connection
-// refused or reset, protocol no longer served, stream closed) from a timeout,
+// definiteFailure tells a stream-opening failure that proves the peer is
+// gone (connection refused, protocol no longer served) from a timeout,
 // which may only mean a slow peer or link. A peer with no known address is
 // not a definite failure either. A dial backoff is: it follows a failed dial
 // (and a new incarnation of the peer clears it, see applyRecord).
