@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -158,10 +159,12 @@ func runPoolWorker(ctx context.Context, n *node.Node, pool string, tr diloco.Tra
 	if err != nil {
 		return nil, err
 	}
+	var status trainingStatus
 	report := func(p diloco.Progress) {
 		if p.Applied {
 			_ = n.SetProgress(pool, p.Step+1, 0) // heartbeats carry the outer step
 		}
+		status.record(p)
 		progress(p)
 	}
 	wopts := []diloco.WorkerOption{diloco.WithWorkerLogger(log), diloco.WithInnerSteps(h), diloco.WithMaxSteps(steps), diloco.WithProgress(report)}
@@ -192,6 +195,9 @@ func runPoolWorker(ctx context.Context, n *node.Node, pool string, tr diloco.Tra
 		return nil, err
 	}
 	defer pw.Close()
+	section := "training " + pool
+	n.SetStatusSection(section, func() any { return status.snapshot(pool, pw.Sync) })
+	defer n.SetStatusSection(section, nil)
 	// Give gossipsub a moment to build the rounds topic's mesh.
 	deadline := time.Now().Add(10 * time.Second)
 	for len(pw.Rounds.Topic().ListPeers()) < len(m.Alive())-1 && time.Now().Before(deadline) && ctx.Err() == nil {
@@ -205,6 +211,39 @@ func runPoolWorker(ctx context.Context, n *node.Node, pool string, tr diloco.Tra
 		}
 	}
 	return w, err
+}
+
+// trainingStatus is what the status page shows of a pool's outer loop.
+type trainingStatus struct {
+	mu               sync.Mutex
+	last             diloco.Progress
+	applied, skipped int
+}
+
+func (t *trainingStatus) record(p diloco.Progress) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.last = p
+	if p.Applied {
+		t.applied++
+	} else {
+		t.skipped++
+	}
+}
+
+func (t *trainingStatus) snapshot(pool string, ss *diloco.StateSync) map[string]any {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	h, st := ss.Head(), ss.Stats()
+	out := map[string]any{
+		"pool": pool, "outer_state": h.String(), "steps_applied": t.applied, "steps_skipped": t.skipped,
+		"last_step": t.last.Step, "last_group": t.last.Group, "last_round_ms": t.last.Round.Milliseconds(),
+		"allreduce_bytes_sent": t.last.TotalBytes, "states_adopted": st.Adopted, "states_served": st.Served,
+	}
+	if t.last.Err != nil {
+		out["last_error"] = t.last.Err.Error()
+	}
+	return out
 }
 
 // formatProgress is the one-line report of an outer step.
