@@ -207,6 +207,7 @@ func NewStack(cfg Config) (*Stack, error) {
 		dht.Mode(mode),
 		dht.BootstrapPeers(cfg.Bootstrap...),
 		dht.NamespacedValidator(PoolRecordNamespace, PoolRecordValidator{Sink: s.offerPool}),
+		dht.ProviderStore(newProviderStore(ProviderTTL)),
 	)
 	if err != nil {
 		s.Close()
