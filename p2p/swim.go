@@ -220,15 +220,16 @@ func (s *swimState) tick(ctx, runCtx context.Context, now time.Time) {
 	// per interval.
 	switch {
 	case len(s.announce) > 0 && !now.Before(s.announce[0]):
+		// Each repeat is signed afresh, so that its time passes MaxAge
+		// however late in the schedule it comes.
 		s.announce = s.announce[1:]
-		if s.dirty {
-			if _, err := s.newSelfRecord(SwimAlive, now); err != nil {
-				m.log.Warn("swim: record", "err", err)
-			}
-			s.dirty = false
+		raw, err := s.newSelfRecord(SwimAlive, now)
+		if err != nil {
+			m.log.Warn("swim: record", "err", err)
+			break
 		}
-		s.lastPublish = now
-		s.publish(runCtx, s.records[m.h.ID()])
+		s.dirty, s.lastPublish = false, now
+		s.publish(runCtx, raw)
 	case s.dirty && now.Sub(s.lastPublish) >= iv:
 		raw, err := s.newSelfRecord(SwimAlive, now)
 		if err != nil {
@@ -695,7 +696,9 @@ func (s *swimState) handle(str network.Stream) {
 		case mem.State == StateAlive || mem.State == StateSuspect:
 			s.markAlive(mem, now) // an inbound ping is evidence of life
 		default:
-			ack.Flags |= ackSuspectYou
+			// Dead or left here: the prober refutes and sends its new
+			// record on this stream.
+			ack.Flags |= ackSuspectYou | ackWantRecord
 		}
 		m.mu.Unlock()
 		if err := writeSwimFrame(str, ack); err != nil {

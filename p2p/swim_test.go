@@ -453,3 +453,26 @@ func TestSwimRejectsBadInput(t *testing.T) {
 		}
 	}
 }
+
+// TestSwimFalseDeathRevived: a member wrongly held dead by another (as after
+// an overload) is alive again there once it next pings that member: the ack
+// tells it, it refutes with a higher incarnation and sends the new record.
+func TestSwimFalseDeathRevived(t *testing.T) {
+	stacks, ms := swimPool(t, 3, "swim-revive")
+	waitConverged(t, ms, len(ms))
+	victim := stacks[0].ID()
+	ms[1].mu.Lock()
+	mem := ms[1].members[victim]
+	old := mem.Seq
+	ms[1].swim.markDead(mem, time.Now())
+	ms[1].mu.Unlock()
+	if s := stateOf(ms[1], victim); s != StateDead {
+		t.Fatalf("victim is %v", s)
+	}
+	waitFor(t, 20*time.Second, "the victim to be alive again", func() bool { return stateOf(ms[1], victim) == StateAlive })
+	for _, mem := range ms[1].Members() {
+		if mem.ID == victim && mem.Seq <= old {
+			t.Errorf("revived at seq %d, not above %d", mem.Seq, old)
+		}
+	}
+}
