@@ -387,7 +387,7 @@ func (s *swimState) probe(ctx context.Context, id peer.ID, known uint64, helpers
 		return false, definite
 	}
 	results := make(chan bool, len(helpers))
-	ictx, cancel := context.WithTimeout(ctx, 2*s.m.cfg.ProbeTimeout)
+	ictx, cancel := context.WithTimeout(ctx, s.m.cfg.Interval+2*s.m.cfg.ProbeTimeout)
 	defer cancel()
 	for _, h := range helpers {
 		go func() { results <- s.pingReq(ictx, h, id, known) }()
@@ -467,9 +467,20 @@ func (s *swimState) markDead(mem *Member, now time.Time) {
 	s.m.emit(EventDead, mem, now)
 }
 
-// ping sends one ping to id within ProbeTimeout.
+// ping sends one ping to id within ProbeTimeout. Without a connection to
+// id it dials first, within one Interval: a handshake on a loaded host or a
+// long path can take longer than ProbeTimeout, and counting that as a missed
+// ping made members suspect each other in bulk while a pool formed.
 func (s *swimState) ping(ctx context.Context, id peer.ID, known uint64) (ok, definite bool) {
 	m := s.m
+	if m.h.Network().Connectedness(id) != network.Connected {
+		dctx, cancel := context.WithTimeout(ctx, m.cfg.Interval)
+		err := m.h.Connect(dctx, peer.AddrInfo{ID: id})
+		cancel()
+		if err != nil {
+			return false, definiteFailure(dctx, err)
+		}
+	}
 	pctx, cancel := context.WithTimeout(ctx, m.cfg.ProbeTimeout)
 	defer cancel()
 	str, err := m.h.NewStream(network.WithAllowLimitedConn(pctx, "swim"), id, s.proto)
