@@ -62,8 +62,8 @@ type Config struct {
 	// Defaults 100/400, or 400/2000 for bootstrap nodes.
 	ConnLow, ConnHigh int
 	// MaxConns, when positive, replaces the resource manager's system-wide
-	// connection limits (total and inbound; outbound stays as scaled) and
-	// allows 16 streams per connection, for bootstrap nodes that serve more
+	// connection limits (total and inbound; outbound stays as scaled),
+	// allows 16 streams per connection and a quarter of it handshaking, for bootstrap nodes that serve more
 	// peers than the memory-scaled defaults allow (about 64 inbound plus 64
 	// per GiB of an eighth of the machine's memory). File descriptors stay
 	// bounded by half the process's open-file limit.
@@ -83,11 +83,15 @@ func resourceLimits(scaled rcmgr.ConcreteLimitConfig, maxConns int) rcmgr.Concre
 		return scaled
 	}
 	n := rcmgr.LimitVal(maxConns)
+	// Connections still handshaking (the transient scope) get a quarter,
+	// so a burst of peers reconnecting after a restart is not refused.
+	t := max(n/4, rcmgr.LimitVal(scaled.ToPartialLimitConfig().Transient.ConnsInbound))
 	return rcmgr.PartialLimitConfig{
 		System: rcmgr.ResourceLimits{
 			Conns: n, ConnsInbound: n,
 			Streams: 16 * n, StreamsInbound: 16 * n,
 		},
+		Transient: rcmgr.ResourceLimits{Conns: t, ConnsInbound: t},
 	}.Build(scaled)
 }
 
