@@ -28,7 +28,10 @@ const (
 	ModeHeartbeat
 	// ModeSWIM: members probe a constant number of others per interval over
 	// a stream protocol and gossip only changes (see swim.go); gossip bytes
-	// per member stay flat as the pool grows.
+	// per member stay flat as the pool grows. Experimental: it meets the
+	// targets at 10 and 20 in-process nodes, but 50 in-process nodes on a
+	// loaded 2-core host suspect each other faster than they refute and do
+	// not converge, so it is not the default.
 	ModeSWIM
 )
 
