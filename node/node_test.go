@@ -182,3 +182,26 @@ func TestMaxConnsRaisesResourceLimits(t *testing.T) {
 		t.Fatal("MaxConns below the high watermark was accepted")
 	}
 }
+
+// TestHeartbeatIntervalKeepsMode: WithHeartbeatInterval after
+// WithMembershipConfig changes the interval but keeps the membership mode
+// and table bound that were set.
+func TestHeartbeatIntervalKeepsMode(t *testing.T) {
+	ctx := context.Background()
+	n, err := node.New(ctx, node.WithDataDir(t.TempDir()), node.WithListenAddrs(nodetest.Loopback), node.WithNAT(false), node.WithHardware(p2p.Hardware{}),
+		node.WithMembershipConfig(p2p.MembershipConfig{Mode: p2p.ModeSWIM, MaxMembers: 77}), node.WithHeartbeatInterval(300*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	if err := n.Join(ctx, "mode-pool"); err != nil {
+		t.Fatal(err)
+	}
+	m, err := n.Membership("mode-pool")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := m.Config(); c.Mode != p2p.ModeSWIM || c.MaxMembers != 77 || c.Interval != 300*time.Millisecond {
+		t.Fatalf("membership config %+v: want SWIM, 77 members, 300ms", c)
+	}
+}

@@ -112,7 +112,9 @@ func WithHeartbeatInterval(d time.Duration) Option {
 		if d < 10*time.Millisecond {
 			return fmt.Errorf("node: heartbeat interval %v is below 10ms", d)
 		}
-		c.membership = p2p.MembershipConfig{Interval: d}
+		// The other timings follow the interval again; the mode and the
+		// table bound are not timings and stay as set.
+		c.membership = p2p.MembershipConfig{Interval: d, Mode: c.membership.Mode, MaxMembers: c.membership.MaxMembers}
 		return nil
 	}
 }
