@@ -680,15 +680,22 @@ func (r *Rounds) attempt(ctx context.Context, step uint64, a int, spec, state st
 // othersAlive reports whether the pool's live members (WithMembers) name a
 // peer other than us that is not excluded.
 func (r *Rounds) othersAlive() bool {
-	if r.cfg.members == nil {
-		return false
+	return othersIn(r.cfg.members, r.h.ID()) > 0
+}
+
+// othersIn counts the peers other than self that members (nil: none)
+// lists.
+func othersIn(members func() []peer.ID, self peer.ID) int {
+	if members == nil {
+		return 0
 	}
-	for _, p := range r.cfg.members() {
-		if p != r.h.ID() {
-			return true
+	n := 0
+	for _, p := range members() {
+		if p != self {
+			n++
 		}
 	}
-	return false
+	return n
 }
 
 // initialGroup: announcers with our spec and state plus self, minus

@@ -328,16 +328,7 @@ type peerHead struct {
 
 // liveMembers counts the pool's live members, us included.
 func (s *StateSync) liveMembers() int {
-	if s.cfg.members == nil {
-		return 1
-	}
-	n := 1
-	for _, p := range s.cfg.members() {
-		if p != s.h.ID() {
-			n++
-		}
-	}
-	return n
+	return 1 + othersIn(s.cfg.members, s.h.ID())
 }
 
 // queryHeads asks up to maxPeers members (admitted, not self) for their
