@@ -422,17 +422,7 @@ func TestPoolOwnerRestart(t *testing.T) {
 		t.Fatal("members did not keep the pool going without its owner")
 	}
 
-	owner2, err := node.New(ctx, ownerOpts(boot, dir)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = owner2.Close() })
-	if owner2.ID() != owner.ID() {
-		t.Fatal("owner restarted with another identity")
-	}
-	if got, ok := owner2.PoolRegistry().Get(d.ID); !ok || got.Seq != d.Seq {
-		t.Fatal("restarted owner did not reload its pool")
-	}
+	owner2 := restartOwner(ctx, t, boot, dir, owner.ID(), d)
 	d2, err := owner2.UpdatePool(ctx, d.ID, func(x *p2p.PoolDescriptor) error { x.Description = "after restart"; return nil })
 	if err != nil {
 		t.Fatal(err)
@@ -480,6 +470,24 @@ func TestPoolOwnerRestart(t *testing.T) {
 			t.Errorf("joining a closed pool: %v", err)
 		}
 	}
+}
+
+// restartOwner starts the pool owner's node again from its data directory
+// and checks that it kept its identity and reloaded pool d.
+func restartOwner(ctx context.Context, t *testing.T, boot *node.Node, dir string, id peer.ID, d *p2p.PoolDescriptor) *node.Node {
+	t.Helper()
+	owner2, err := node.New(ctx, ownerOpts(boot, dir)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = owner2.Close() })
+	if owner2.ID() != id {
+		t.Fatal("owner restarted with another identity")
+	}
+	if got, ok := owner2.PoolRegistry().Get(d.ID); !ok || got.Seq != d.Seq {
+		t.Fatal("restarted owner did not reload its pool")
+	}
+	return owner2
 }
 
 func ownerOpts(boot *node.Node, dir string) []node.Option {

@@ -254,17 +254,7 @@ func TestPoolOwnerRestartWhileTraining(t *testing.T) {
 	during := waitSteps("owner down", minOf(before)+2, false)
 	t.Logf("%v: owner restarting after %v outer steps", time.Since(start).Round(time.Millisecond), during)
 
-	owner2, err := node.New(ctx, ownerOpts(boot, dir)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = owner2.Close() })
-	if owner2.ID() != owner.ID() {
-		t.Fatal("owner restarted with another identity")
-	}
-	if got, ok := owner2.PoolRegistry().Get(d.ID); !ok || got.Seq != d.Seq {
-		t.Fatal("restarted owner did not reload its pool")
-	}
+	restartOwner(ctx, t, boot, dir, owner.ID(), d)
 	t.Logf("%v: owner restarted, members at %v outer steps", time.Since(start).Round(time.Millisecond), steps())
 	found("owner back")
 	after := waitSteps("owner back", minOf(during)+2, true)
