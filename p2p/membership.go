@@ -100,11 +100,25 @@ type MembershipConfig struct {
 	// IndirectProbes is how many other members are asked to ping a member
 	// that missed a direct ping before it is suspected. Default 3.
 	IndirectProbes int
-	// SuspectFor is the number of intervals a suspect has to refute before
-	// it is dead (a definite failure skips the wait). Default 1, so that a
-	// crash is detected within about 1 (first probe) + 0.75 (direct and
-	// indirect timeouts) + 1 intervals.
+	// SuspectFor sets the shortest suspicion timeout (Lifeguard's): a
+	// suspect that does not refute is dead after SuspectFor * max(1,
+	// log10(members)) intervals once IndirectProbes members besides the
+	// first have suspected it too, and after SuspectMaxMult times that
+	// with no confirmation; the timeout falls with the logarithm of the
+	// confirmations in between. A definite failure (connection refused,
+	// protocol gone: a crashed process) skips the wait. Default 2.
 	SuspectFor float64
+	// SuspectMaxMult is the longest suspicion timeout as a multiple of the
+	// shortest. Default 3.
+	SuspectMaxMult float64
+	// AwarenessMax bounds the local health multiplier (Lifeguard): a node
+	// that misses answers it should have had (probes that fail while
+	// others reach the target, helpers that send no result, suspicions of
+	// itself) counts itself slow and stretches its probe period and probe
+	// timeout by 1+multiplier, so an overloaded node does not accuse
+	// healthy ones. Each prompt direct answer lowers the multiplier by one.
+	// Default 8.
+	AwarenessMax int
 	// SyncEvery is the number of intervals between anti-entropy exchanges
 	// with one random member. Default 10.
 	SyncEvery float64
@@ -153,7 +167,13 @@ func (c MembershipConfig) withDefaults() MembershipConfig {
 		c.IndirectProbes = 3
 	}
 	if c.SuspectFor <= 0 {
-		c.SuspectFor = 1
+		c.SuspectFor = 2
+	}
+	if c.SuspectMaxMult < 1 {
+		c.SuspectMaxMult = 3
+	}
+	if c.AwarenessMax <= 0 {
+		c.AwarenessMax = 8
 	}
 	if c.SyncEvery <= 0 {
 		c.SyncEvery = 10
@@ -283,6 +303,9 @@ type MembershipStats struct {
 	Rejected  map[string]uint64 `json:"rejected"`
 	// EventsDropped counts events lost because a subscriber did not keep up.
 	EventsDropped uint64 `json:"events_dropped"`
+	// LocalHealth is the SWIM local health multiplier (0: healthy; see
+	// MembershipConfig.AwarenessMax); always 0 in ModeHeartbeat.
+	LocalHealth int `json:"local_health"`
 }
 
 // ErrClosed is returned by operations on a membership that has left its pool.
@@ -521,7 +544,11 @@ func (m *Membership) Stats() MembershipStats {
 	for k, v := range m.rejected {
 		r[k] = v
 	}
-	return MembershipStats{Delivered: m.delivered, Rejected: r, EventsDropped: m.dropped}
+	st := MembershipStats{Delivered: m.delivered, Rejected: r, EventsDropped: m.dropped}
+	if m.swim != nil {
+		st.LocalHealth = m.swim.health
+	}
+	return st
 }
 
 // Subscription delivers membership events in order. A subscriber that falls

@@ -9,10 +9,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"net"
 	"os"
 	"slices"
+	"syscall"
 	"time"
 
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
@@ -22,6 +24,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peerstore"
 	"github.com/libp2p/go-libp2p/core/protocol"
 	"github.com/libp2p/go-libp2p/p2p/net/swarm"
+	ma "github.com/multiformats/go-multiaddr"
 )
 
 // The SWIM mode (MembershipConfig.Mode = ModeSWIM) keeps the table of
@@ -32,13 +35,21 @@ import (
 //     protocol. A member that misses the direct ping is pinged through
 //     IndirectProbes other members. If that fails too the member is suspect
 //     and the node publishes a Suspicion on the pool topic; a definite
-//     failure (connection refused, protocol gone) makes it dead at once,
-//     otherwise it is dead SuspectFor intervals after the suspicion began
-//     unless it refutes.
-//   - A Suspicion is only a hint: every member that receives one probes the
-//     subject itself (direct and indirect) and acts on its own result, so a
-//     lying member cannot kill anyone. The subject refutes by publishing a
-//     new record with a higher seq (incarnation).
+//     failure (connection refused, protocol gone) makes it dead at once.
+//   - Suspicions follow Lifeguard (Dadgar et al., 2018): a receiver marks
+//     the subject suspect and declares it dead unless it refutes within the
+//     suspicion timeout, which starts long and shrinks with each
+//     independent suspicion from another member. The subject refutes by
+//     publishing a new record with a higher seq (incarnation); a prober
+//     that holds its target as suspect says so in the ping, so the target
+//     refutes even if it missed the gossip. Only a definite suspicion makes
+//     receivers probe the subject themselves (a crash is then seen by all
+//     within about one probe), so suspicions cost no probe storm when an
+//     overloaded pool times out: the storm that made 50 in-process members
+//     accuse each other faster than they could refute.
+//   - Local health (Lifeguard): a node that misses answers it should have
+//     had counts itself slow and stretches its probe period and timeout
+//     (MembershipConfig.AwarenessMax).
 //   - Dissemination: only changes go on the topic: a member's signed record
 //     when it joins (repeated 1, 3 and 7 intervals later), changes its
 //     status (at most once per interval) or refutes a suspicion, and its
@@ -62,9 +73,13 @@ type swimState struct {
 	self        *MemberRecord
 	records     map[peer.ID][]byte    // latest record of each alive or suspect member
 	suspectedAt map[peer.ID]time.Time // when a suspicion began
-	hinted      map[peer.ID]uint64    // seq of the last suspicion heard (or sent) per subject
-	hintProbe   map[peer.ID]time.Time // last probe started on a suspicion
-	reprobe     map[peer.ID]bool      // a suspicion arrived while a probe ran
+	confirmed   map[peer.ID][]peer.ID // authors of the current suspicion (at most IndirectProbes+1)
+	lastIP      map[peer.ID]string    // IP this node last reached each member on
+	sent        map[peer.ID]uint64    // seq of the last suspicion this node published per subject
+	hintProbe   map[peer.ID]time.Time // last probe started on a definite suspicion
+	reprobe     map[peer.ID]bool      // a definite suspicion arrived while a probe ran
+	health      int                   // local health multiplier, 0..AwarenessMax
+	ticks       int                   // protocol periods so far
 	order       []peer.ID             // round-robin probe order
 	next        int
 	leaving     bool
@@ -101,7 +116,9 @@ func newSwimState(m *Membership) (*swimState, error) {
 		proto:       SwimProtocol(m.pool),
 		records:     make(map[peer.ID][]byte),
 		suspectedAt: make(map[peer.ID]time.Time),
-		hinted:      make(map[peer.ID]uint64),
+		confirmed:   make(map[peer.ID][]peer.ID),
+		lastIP:      make(map[peer.ID]string),
+		sent:        make(map[peer.ID]uint64),
 		hintProbe:   make(map[peer.ID]time.Time),
 		reprobe:     make(map[peer.ID]bool),
 		ops:         make(chan struct{}, maxSwimOps),
@@ -240,26 +257,32 @@ func (s *swimState) tick(ctx, runCtx context.Context, now time.Time) {
 		s.publish(runCtx, raw)
 	}
 	// Suspicion timeouts and forgetting.
-	suspectFor := m.cfg.after(m.cfg.SuspectFor)
+	lo, hi := s.suspicionBounds()
 	for id, mem := range m.members {
 		switch mem.State {
 		case StateSuspect:
-			if at, ok := s.suspectedAt[id]; ok && now.Sub(at) >= suspectFor && !m.probing[id] {
+			at, ok := s.suspectedAt[id]
+			if ok && now.Sub(at) >= suspicionTimeout(lo, hi, len(s.confirmed[id]), m.cfg.IndirectProbes) && !m.probing[id] {
 				s.markDead(mem, now)
 			}
 		case StateDead, StateLeft:
 			if now.Sub(mem.Since) >= m.cfg.ForgetAfter {
 				delete(m.members, id)
 				delete(m.highest, id)
-				delete(s.hinted, id)
+				delete(s.sent, id)
+				delete(s.lastIP, id)
 				delete(s.hintProbe, id)
 				delete(s.reprobe, id)
 			}
 		}
 	}
-	// One probe per period, round-robin over a shuffled list.
-	if id, ok := s.nextTarget(); ok {
-		_ = s.startProbe(runCtx, id, false)
+	// One probe per period (per 1+health periods on a slow node),
+	// round-robin over a shuffled list.
+	s.ticks++
+	if s.ticks%(1+s.health) == 0 {
+		if id, ok := s.nextTarget(); ok {
+			s.startProbe(runCtx, id)
+		}
 	}
 	// Anti-entropy.
 	if !s.syncing && !now.Before(s.nextSync) {
@@ -341,118 +364,178 @@ func (s *swimState) helpers(target peer.ID, k int) []peer.ID {
 }
 
 // startProbe probes id in the background unless a probe of it is running
-// or no slot is free; it reports whether a probe of id is running. m.mu must
-// be held.
-func (s *swimState) startProbe(ctx context.Context, id peer.ID, hinted bool) bool {
+// or no slot is free; m.mu must be held.
+func (s *swimState) startProbe(ctx context.Context, id peer.ID) {
 	m := s.m
-	if m.probing[id] {
-		return true
-	}
-	if m.closed {
-		return false
+	if m.probing[id] || m.closed {
+		return
 	}
 	select {
 	case s.ops <- struct{}{}:
 	default:
-		return false
+		return
 	}
 	mem := m.members[id]
-	known := mem.Seq
+	known, suspected := mem.Seq, mem.State == StateSuspect
 	helpers := s.helpers(id, m.cfg.IndirectProbes)
+	timeout := m.cfg.ProbeTimeout * time.Duration(1+s.health)
 	m.probing[id] = true
 	m.wg.Add(1)
 	go func() {
 		defer m.wg.Done()
 		defer func() { <-s.ops }()
-		alive, definite := s.probe(ctx, id, known, helpers)
+		res := s.probe(ctx, id, known, suspected, timeout, helpers)
 		if ctx.Err() != nil {
 			m.mu.Lock()
 			delete(m.probing, id)
 			m.mu.Unlock()
 			return
 		}
-		s.probeDone(ctx, id, alive, definite, hinted, time.Now())
+		s.probeDone(ctx, id, res, time.Now())
 	}()
-	return true
 }
 
-// probe pings id directly, then through helpers. It reports whether id
-// answered and, if not, whether the direct failure was definite.
-func (s *swimState) probe(ctx context.Context, id peer.ID, known uint64, helpers []peer.ID) (alive, definite bool) {
-	ok, definite := s.ping(ctx, id, known)
+// probeResult is what one probe learnt.
+type probeResult struct {
+	alive    bool // id answered, directly or through a helper
+	direct   bool // id answered the direct ping
+	definite bool // the direct ping failed definitely (only when !alive)
+	missed   int  // helpers that sent no result at all (Lifeguard's missed nacks)
+}
+
+// probe pings id directly within timeout, then through helpers.
+func (s *swimState) probe(ctx context.Context, id peer.ID, known uint64, suspected bool, timeout time.Duration, helpers []peer.ID) probeResult {
+	ok, definite := s.ping(ctx, id, known, suspected, timeout)
 	if ok {
-		return true, false
+		return probeResult{alive: true, direct: true}
 	}
 	if len(helpers) == 0 {
-		return false, definite
+		return probeResult{definite: definite}
 	}
-	results := make(chan bool, len(helpers))
-	ictx, cancel := context.WithTimeout(ctx, s.m.cfg.Interval+2*s.m.cfg.ProbeTimeout)
+	type answer struct{ ok, answered bool }
+	results := make(chan answer, len(helpers))
+	ictx, cancel := context.WithTimeout(ctx, s.m.cfg.Interval+2*timeout)
 	defer cancel()
 	for _, h := range helpers {
-		go func() { results <- s.pingReq(ictx, h, id, known) }()
+		go func() {
+			ok, answered := s.pingReq(ictx, h, id, known)
+			results <- answer{ok, answered}
+		}()
 	}
 	// Every helper goroutine is waited for (the first answer cancels the
 	// others), so none outlives the probe.
-	alive = false
+	res := probeResult{definite: definite}
 	for range helpers {
-		if <-results {
-			alive = true
+		a := <-results
+		switch {
+		case a.ok:
+			res.alive, res.definite = true, false
 			cancel()
+		case !a.answered && !res.alive:
+			res.missed++
 		}
 	}
-	if alive {
-		return true, false
-	}
-	return false, definite
+	return res
 }
 
-func (s *swimState) probeDone(ctx context.Context, id peer.ID, alive, definite, hinted bool, now time.Time) {
+func (s *swimState) probeDone(ctx context.Context, id peer.ID, res probeResult, now time.Time) {
 	m := s.m
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	delete(m.probing, id)
+	switch {
+	case res.direct:
+		s.adjustHealth(-1)
+	case res.alive, res.missed > 0:
+		// Others reached the target, or could not even answer this node:
+		// the slow one is probably this node.
+		s.adjustHealth(+1)
+	}
 	mem := m.members[id]
 	if m.closed || mem == nil || (mem.State != StateAlive && mem.State != StateSuspect) {
 		return
 	}
-	if alive {
+	if res.alive {
 		s.markAlive(mem, now)
 		if s.reprobe[id] {
-			// The answer may predate the suspicion: probe again.
+			// The answer may predate a definite suspicion: probe again.
 			delete(s.reprobe, id)
 			s.hintProbe[id] = now
-			if s.startProbe(ctx, id, true) {
-				s.suspectedAt[id] = now
-			}
+			s.startProbe(ctx, id)
 		}
 		return
 	}
 	delete(s.reprobe, id)
-	if mem.State == StateAlive {
-		if _, ok := s.suspectedAt[id]; !ok {
-			s.suspectedAt[id] = now
-		}
-		m.setState(mem, StateSuspect, now)
-		m.emit(EventSuspect, mem, now)
-	}
-	if h, ok := s.hinted[id]; !ok || h < mem.Seq {
-		// Tell the others, unless someone already did for this seq.
-		s.hinted[id] = mem.Seq
-		sus := Suspicion{Pool: m.pool, Subject: id, Seq: mem.Seq, Time: now}
+	s.suspect(mem, m.h.ID(), now)
+	if res.definite || s.sent[id] < mem.Seq {
+		// Tell the others: an independent suspicion shortens their
+		// timeout, a definite one makes them look for themselves.
+		s.sent[id] = mem.Seq
+		sus := Suspicion{Pool: m.pool, Subject: id, Seq: mem.Seq, Time: now, Definite: res.definite}
 		if data, err := sus.MarshalBinary(); err == nil {
 			s.publish(ctx, data)
 		}
 	}
-	if definite {
+	if res.definite {
 		s.markDead(mem, now)
 	}
+}
+
+// suspect marks mem suspect on the word of author (this node or the
+// signer of a suspicion), or adds author to the confirmations of a running
+// suspicion; m.mu must be held.
+func (s *swimState) suspect(mem *Member, author peer.ID, now time.Time) {
+	if mem.State == StateAlive {
+		s.suspectedAt[mem.ID] = now
+		s.confirmed[mem.ID] = []peer.ID{author}
+		s.m.setState(mem, StateSuspect, now)
+		s.m.emit(EventSuspect, mem, now)
+		return
+	}
+	if _, ok := s.suspectedAt[mem.ID]; !ok {
+		s.suspectedAt[mem.ID] = now
+	}
+	c := s.confirmed[mem.ID]
+	if len(c) <= s.m.cfg.IndirectProbes && !slices.Contains(c, author) {
+		s.confirmed[mem.ID] = append(c, author)
+	}
+}
+
+// suspicionBounds returns the shortest and longest suspicion timeouts for
+// the current table size; m.mu must be held.
+func (s *swimState) suspicionBounds() (lo, hi time.Duration) {
+	n := 0
+	for _, mem := range s.m.members {
+		if mem.State == StateAlive || mem.State == StateSuspect {
+			n++
+		}
+	}
+	lo = s.m.cfg.after(s.m.cfg.SuspectFor * max(1, math.Log10(float64(n))))
+	return lo, time.Duration(float64(lo) * s.m.cfg.SuspectMaxMult)
+}
+
+// suspicionTimeout is Lifeguard's: hi with one author, falling with the
+// logarithm of the further authors to lo at k of them.
+func suspicionTimeout(lo, hi time.Duration, authors, k int) time.Duration {
+	c := max(authors-1, 0)
+	if k <= 0 || c >= k {
+		return lo
+	}
+	frac := math.Log(float64(c)+1) / math.Log(float64(k)+1)
+	return max(lo, hi-time.Duration(frac*float64(hi-lo)))
+}
+
+// adjustHealth moves the local health multiplier by d within [0,
+// AwarenessMax]; m.mu must be held.
+func (s *swimState) adjustHealth(d int) {
+	s.health = min(max(s.health+d, 0), s.m.cfg.AwarenessMax)
 }
 
 // markAlive records evidence that mem is alive; m.mu must be held.
 func (s *swimState) markAlive(mem *Member, now time.Time) {
 	mem.LastSeen = now
 	delete(s.suspectedAt, mem.ID)
+	delete(s.confirmed, mem.ID)
 	if mem.State == StateSuspect {
 		s.m.setState(mem, StateAlive, now)
 		s.m.emit(EventAlive, mem, now)
@@ -462,6 +545,7 @@ func (s *swimState) markAlive(mem *Member, now time.Time) {
 // markDead; m.mu must be held.
 func (s *swimState) markDead(mem *Member, now time.Time) {
 	delete(s.suspectedAt, mem.ID)
+	delete(s.confirmed, mem.ID)
 	delete(s.records, mem.ID)
 	s.m.setState(mem, StateDead, now)
 	s.m.emit(EventDead, mem, now)
@@ -471,17 +555,20 @@ func (s *swimState) markDead(mem *Member, now time.Time) {
 // id it dials first, within one Interval: a handshake on a loaded host or a
 // long path can take longer than ProbeTimeout, and counting that as a missed
 // ping made members suspect each other in bulk while a pool formed.
-func (s *swimState) ping(ctx context.Context, id peer.ID, known uint64) (ok, definite bool) {
+func (s *swimState) ping(ctx context.Context, id peer.ID, known uint64, suspected bool, timeout time.Duration) (ok, definite bool) {
 	m := s.m
 	if m.h.Network().Connectedness(id) != network.Connected {
 		dctx, cancel := context.WithTimeout(ctx, m.cfg.Interval)
 		err := m.h.Connect(dctx, peer.AddrInfo{ID: id})
+		// Judged before cancel: a cancelled context makes every failure
+		// look like a timeout.
+		definite := err != nil && s.definiteDialFailure(dctx, id, err)
 		cancel()
 		if err != nil {
-			return false, definiteFailure(dctx, err)
+			return false, definite
 		}
 	}
-	pctx, cancel := context.WithTimeout(ctx, m.cfg.ProbeTimeout)
+	pctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	str, err := m.h.NewStream(network.WithAllowLimitedConn(pctx, "swim"), id, s.proto)
 	if err != nil {
@@ -496,7 +583,11 @@ func (s *swimState) ping(ctx context.Context, id peer.ID, known uint64) (ok, def
 	rd := bufio.NewReader(str)
 	// Failures after the stream opened are never definite: a reset may be
 	// an overloaded peer shedding streams (see handle).
-	if err := writeSwimFrame(str, &swimFrame{Type: swimFramePing, KnownSeq: known, Seq: mySeq}); err != nil {
+	ping := &swimFrame{Type: swimFramePing, KnownSeq: known, Seq: mySeq}
+	if suspected {
+		ping.Flags = pingSuspected
+	}
+	if err := writeSwimFrame(str, ping); err != nil {
 		_ = str.Reset()
 		return false, false
 	}
@@ -513,6 +604,11 @@ func (s *swimState) ping(ctx context.Context, id peer.ID, known uint64) (ok, def
 		s.applyRaw(ctx, raw, id, now)
 	}
 	m.mu.Lock()
+	if ip := addrIP(str.Conn().RemoteMultiaddr()); ip != "" {
+		if mem := m.members[id]; mem != nil {
+			s.lastIP[id] = ip
+		}
+	}
 	if ack.Flags&ackSuspectYou != 0 {
 		s.refute(ctx, now)
 	}
@@ -541,11 +637,45 @@ func definiteFailure(ctx context.Context, err error) bool {
 	return !errors.As(err, &ne) || !ne.Timeout()
 }
 
-// pingReq asks helper to ping target and reports whether target answered.
-func (s *swimState) pingReq(ctx context.Context, helper, target peer.ID, known uint64) bool {
+// definiteDialFailure tells whether a failed dial of id proves it gone:
+// some address of id on the IP where this node last reached it refused the
+// connection (the process that answered there is gone; a QUIC address on
+// the same host would only time out), or the failure is definite by
+// definiteFailure.
+func (s *swimState) definiteDialFailure(ctx context.Context, id peer.ID, err error) bool {
+	s.m.mu.Lock()
+	ip := s.lastIP[id]
+	s.m.mu.Unlock()
+	var de *swarm.DialError
+	if ip != "" && errors.As(err, &de) {
+		for _, te := range de.DialErrors {
+			if errors.Is(te.Cause, syscall.ECONNREFUSED) && addrIP(te.Address) == ip {
+				return true
+			}
+		}
+	}
+	return definiteFailure(ctx, err)
+}
+
+// addrIP returns the IP of a multiaddr, or "".
+func addrIP(a ma.Multiaddr) string {
+	if a == nil {
+		return ""
+	}
+	for _, code := range []int{ma.P_IP4, ma.P_IP6} {
+		if v, err := a.ValueForProtocol(code); err == nil {
+			return v
+		}
+	}
+	return ""
+}
+
+// pingReq asks helper to ping target and reports whether target answered
+// and whether the helper sent a result at all.
+func (s *swimState) pingReq(ctx context.Context, helper, target peer.ID, known uint64) (ok, answered bool) {
 	str, err := s.m.h.NewStream(network.WithAllowLimitedConn(ctx, "swim"), helper, s.proto)
 	if err != nil {
-		return false
+		return false, false
 	}
 	defer func() { _ = str.Close() }()
 	if d, ok := ctx.Deadline(); ok {
@@ -553,10 +683,13 @@ func (s *swimState) pingReq(ctx context.Context, helper, target peer.ID, known u
 	}
 	if err := writeSwimFrame(str, &swimFrame{Type: swimFramePingReq, Target: target, KnownSeq: known}); err != nil {
 		_ = str.Reset()
-		return false
+		return false, false
 	}
 	res, err := readSwimFrame(bufio.NewReader(str), maxSwimSmallFrame)
-	return err == nil && res.Type == swimFrameResult && res.OK
+	if err != nil || res.Type != swimFrameResult {
+		return false, false
+	}
+	return res.OK, true
 }
 
 // refute publishes a new record after a suspicion of this node, at most
@@ -697,6 +830,11 @@ func (s *swimState) handle(str network.Stream) {
 	switch f.Type {
 	case swimFramePing:
 		m.mu.Lock()
+		if f.Flags&pingSuspected != 0 {
+			// Lifeguard's buddy system: the prober suspects this node.
+			s.adjustHealth(+1)
+			s.refute(ctx, now)
+		}
 		ack := &swimFrame{Type: swimFrameAck, Seq: s.self.Seq}
 		if f.KnownSeq < s.self.Seq {
 			ack.Records = [][]byte{s.records[m.h.ID()]}
@@ -728,10 +866,11 @@ func (s *swimState) handle(str network.Stream) {
 		m.mu.Lock()
 		mem := m.members[from]
 		member := mem != nil && (mem.State == StateAlive || mem.State == StateSuspect)
+		timeout := m.cfg.ProbeTimeout * time.Duration(1+s.health)
 		m.mu.Unlock()
 		ok := false
 		if member && f.Target != m.h.ID() && f.Target != from {
-			ok, _ = s.ping(ctx, f.Target, f.KnownSeq)
+			ok, _ = s.ping(ctx, f.Target, f.KnownSeq, false, timeout)
 		}
 		_ = writeSwimFrame(str, &swimFrame{Type: swimFrameResult, OK: ok})
 		_ = str.Close()
@@ -850,6 +989,7 @@ func (s *swimState) applyRecord(ctx context.Context, rec *MemberRecord, now time
 	}
 	mem.LastSeen = now
 	delete(s.suspectedAt, rec.Peer)
+	delete(s.confirmed, rec.Peer)
 	switch mem.State {
 	case StateAlive:
 	case StateSuspect:
@@ -973,12 +1113,15 @@ func (m *Membership) receiveSwim(ctx context.Context) {
 	}
 }
 
-// onSuspicion acts on a hint: the subject refutes it, everyone else probes
-// the subject; m.mu must be held.
+// onSuspicion acts on a suspicion from author: the subject refutes it;
+// everyone else marks the subject suspect (or counts author as a
+// confirmation) and, for a definite one, probes the subject at once. m.mu
+// must be held.
 func (s *swimState) onSuspicion(ctx context.Context, author peer.ID, sus *Suspicion, now time.Time) {
 	m := s.m
 	if sus.Subject == m.h.ID() {
 		if sus.Seq >= s.self.Seq {
+			s.adjustHealth(+1)
 			s.refute(ctx, now)
 		}
 		return
@@ -987,10 +1130,11 @@ func (s *swimState) onSuspicion(ctx context.Context, author peer.ID, sus *Suspic
 	if mem == nil || (mem.State != StateAlive && mem.State != StateSuspect) || sus.Seq < mem.Seq {
 		return
 	}
-	if sus.Seq > s.hinted[sus.Subject] {
-		s.hinted[sus.Subject] = sus.Seq
+	m.log.Debug("swim: suspicion", "subject", sus.Subject, "author", author, "definite", sus.Definite)
+	s.suspect(mem, author, now)
+	if !sus.Definite {
+		return
 	}
-	m.log.Debug("swim: suspicion", "subject", sus.Subject, "author", author)
 	if m.probing[sus.Subject] {
 		s.reprobe[sus.Subject] = true
 		return
@@ -999,12 +1143,7 @@ func (s *swimState) onSuspicion(ctx context.Context, author peer.ID, sus *Suspic
 		return // bounds the probes that a stream of suspicions can cause
 	}
 	s.hintProbe[sus.Subject] = now
-	if _, ok := s.suspectedAt[sus.Subject]; !ok && s.startProbe(ctx, sus.Subject, true) {
-		// The suspicion clock runs from the first hint, so that every
-		// member that confirms it declares the subject dead at about the
-		// same time as its author.
-		s.suspectedAt[sus.Subject] = now
-	}
+	s.startProbe(ctx, sus.Subject)
 }
 
 // leaveSwim publishes this node's deathrattle record.

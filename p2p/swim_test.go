@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -117,6 +118,15 @@ func TestSwimGossipDecode(t *testing.T) {
 	if err != nil || rec != nil || *got != sus {
 		t.Fatalf("suspicion round trip: %v %+v %v", rec, got, err)
 	}
+	def := sus
+	def.Definite = true
+	ddata, err := def.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec, got, err := DecodeSwimGossip(ddata); err != nil || rec != nil || *got != def || bytes.Equal(ddata, data) {
+		t.Fatalf("definite suspicion round trip: %v %+v %v", rec, got, err)
+	}
 	r, key := sampleRecord(t)
 	raw, _ := r.Sign(key)
 	if rec, got, err := DecodeSwimGossip(raw); err != nil || got != nil || rec.Peer != r.Peer {
@@ -140,6 +150,7 @@ func TestSwimFrameRoundTrip(t *testing.T) {
 	_, id := swimTestKey(t)
 	frames := []*swimFrame{
 		{Type: swimFramePing, KnownSeq: 5, Seq: 9},
+		{Type: swimFramePing, KnownSeq: 5, Seq: 9, Flags: pingSuspected},
 		{Type: swimFrameAck, Seq: 9, Flags: ackWantRecord | ackSuspectYou, Records: [][]byte{[]byte("rec")}},
 		{Type: swimFramePingReq, Target: id, KnownSeq: 77},
 		{Type: swimFrameResult, OK: true},
@@ -156,12 +167,15 @@ func TestSwimFrameRoundTrip(t *testing.T) {
 			t.Fatalf("frame %d: %v", f.Type, err)
 		}
 		again, _ := got.encode()
-		if !bytes.Equal(again, body) || got.Target != f.Target || got.OK != f.OK || len(got.Records) != len(f.Records) {
+		if !bytes.Equal(again, body) || got.Target != f.Target || got.OK != f.OK || got.Flags != f.Flags || len(got.Records) != len(f.Records) {
 			t.Fatalf("frame %d: round trip %+v", f.Type, got)
 		}
 	}
 	if _, err := decodeSwimFrame([]byte{swimFrameAck, 1, 4, 0}); err == nil {
 		t.Error("unknown ack flags accepted")
+	}
+	if _, err := decodeSwimFrame([]byte{swimFramePing, 1, 1, 2}); err == nil {
+		t.Error("unknown ping flags accepted")
 	}
 	if _, err := decodeSwimFrame([]byte{99}); err == nil {
 		t.Error("unknown frame type accepted")
@@ -201,6 +215,8 @@ func FuzzSwimGossipDecode(f *testing.F) {
 	f.Add(raw)
 	sus, _ := (&Suspicion{Pool: "p", Subject: rec.Peer, Seq: 3, Time: time.Now()}).MarshalBinary()
 	f.Add(sus)
+	def, _ := (&Suspicion{Pool: "p", Subject: rec.Peer, Seq: 3, Time: time.Now(), Definite: true}).MarshalBinary()
+	f.Add(def)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		rec, sus, err := DecodeSwimGossip(data)
 		if err != nil {
@@ -222,7 +238,7 @@ func FuzzSwimGossipDecode(f *testing.F) {
 func FuzzSwimFrameDecode(f *testing.F) {
 	_, id := swimTestKey(f)
 	for _, fr := range []*swimFrame{
-		{Type: swimFramePing, KnownSeq: 5, Seq: 9},
+		{Type: swimFramePing, KnownSeq: 5, Seq: 9, Flags: pingSuspected},
 		{Type: swimFrameAck, Seq: 9, Flags: ackWantRecord, Records: [][]byte{[]byte("rec")}},
 		{Type: swimFramePingReq, Target: id},
 		{Type: swimFrameResult, OK: true},
@@ -281,8 +297,9 @@ func TestSwimCrashAndDeathrattle(t *testing.T) {
 }
 
 // TestSwimLiarCannotKill: a member that keeps publishing suspicions about an
-// honest member makes the others probe it, but nobody declares it dead, and
-// the subject refutes with a higher incarnation.
+// honest member makes the others suspect it, but the subject refutes with a
+// higher incarnation before the (unconfirmed, so longest) suspicion timeout
+// and nobody declares it dead.
 func TestSwimLiarCannotKill(t *testing.T) {
 	stacks, ms := swimPool(t, 4, "swim-liar")
 	waitConverged(t, ms, len(ms))
@@ -474,5 +491,80 @@ func TestSwimFalseDeathRevived(t *testing.T) {
 		if mem.ID == victim && mem.Seq <= old {
 			t.Errorf("revived at seq %d, not above %d", mem.Seq, old)
 		}
+	}
+}
+
+// TestSwimSuspicionTimeout: the timeout is the longest with one author,
+// falls with each independent confirmation, and reaches the shortest at k
+// further authors; the bounds grow with log10 of the table.
+func TestSwimSuspicionTimeout(t *testing.T) {
+	lo, hi := 2*time.Second, 6*time.Second
+	prev := hi + 1
+	for authors := 1; authors <= 4; authors++ {
+		d := suspicionTimeout(lo, hi, authors, 3)
+		if d >= prev || d < lo || d > hi {
+			t.Errorf("%d authors: %v after %v", authors, d, prev)
+		}
+		prev = d
+	}
+	if d := suspicionTimeout(lo, hi, 1, 3); d != hi {
+		t.Errorf("one author: %v, want %v", d, hi)
+	}
+	if d := suspicionTimeout(lo, hi, 4, 3); d != lo {
+		t.Errorf("four authors: %v, want %v", d, lo)
+	}
+	if d := suspicionTimeout(lo, hi, 9, 3); d != lo {
+		t.Errorf("nine authors: %v, want %v", d, lo)
+	}
+	s := &swimState{m: &Membership{cfg: swimConfig().withDefaults(), members: map[peer.ID]*Member{}}}
+	small, _ := s.suspicionBounds()
+	for i := range 1000 {
+		s.m.members[peer.ID(fmt.Sprint(i))] = &Member{State: StateAlive}
+	}
+	big, bigHi := s.suspicionBounds()
+	if big != 3*small || bigHi != time.Duration(float64(big)*s.m.cfg.SuspectMaxMult) {
+		t.Errorf("bounds at 1000 members %v..%v, at 0 members %v", big, bigHi, small)
+	}
+}
+
+// TestSwimConfirmationsAndHealth: suspicions from distinct authors count
+// once each up to IndirectProbes+1; an own probe that only helpers could
+// complete, or whose helpers did not answer, raises the local health
+// multiplier (bounded), and a direct answer lowers it.
+func TestSwimConfirmationsAndHealth(t *testing.T) {
+	stacks, ms := swimPool(t, 3, "swim-confirm")
+	waitConverged(t, ms, len(ms))
+	m := ms[0]
+	subject := stacks[1].ID()
+	m.mu.Lock()
+	mem := m.members[subject]
+	for i := range 10 {
+		m.swim.suspect(mem, peer.ID(fmt.Sprint("author", i%6)), time.Now())
+	}
+	m.swim.suspect(mem, peer.ID("author0"), time.Now())
+	if got, want := len(m.swim.confirmed[subject]), m.cfg.IndirectProbes+1; got != want || mem.State != StateSuspect {
+		t.Errorf("confirmations %d (want %d), state %v", got, want, mem.State)
+	}
+	m.mu.Unlock()
+	ctx := context.Background()
+	for range 2 * m.cfg.AwarenessMax {
+		m.mu.Lock()
+		m.probing[subject] = true
+		m.mu.Unlock()
+		m.swim.probeDone(ctx, subject, probeResult{alive: true}, time.Now())
+	}
+	if h := m.Stats().LocalHealth; h != m.cfg.AwarenessMax {
+		t.Errorf("health after indirect-only answers: %d, want %d", h, m.cfg.AwarenessMax)
+	}
+	if s := stateOf(m, subject); s != StateAlive {
+		t.Errorf("subject is %v after it answered", s)
+	}
+	m.swim.probeDone(ctx, subject, probeResult{alive: true, direct: true}, time.Now())
+	if h := m.Stats().LocalHealth; h != m.cfg.AwarenessMax-1 {
+		t.Errorf("health after a direct answer: %d, want %d", h, m.cfg.AwarenessMax-1)
+	}
+	m.swim.probeDone(ctx, subject, probeResult{missed: 2}, time.Now())
+	if h := m.Stats().LocalHealth; h != m.cfg.AwarenessMax {
+		t.Errorf("health after missed helper answers: %d, want %d", h, m.cfg.AwarenessMax)
 	}
 }

@@ -62,6 +62,10 @@ const (
 	SwimAlive   SwimKind = 1 // a member's own state: join, refutation, status change
 	SwimLeave   SwimKind = 2 // a member's own deathrattle
 	SwimSuspect SwimKind = 3 // a hint that the author failed to reach a member
+	// SwimSuspectDefinite is a suspicion whose author saw a definite failure
+	// (connection refused, protocol gone): receivers check it with a probe
+	// of their own instead of waiting out the suspicion timeout.
+	SwimSuspectDefinite SwimKind = 4
 )
 
 func (k SwimKind) String() string {
@@ -72,6 +76,8 @@ func (k SwimKind) String() string {
 		return "leave"
 	case SwimSuspect:
 		return "suspect"
+	case SwimSuspectDefinite:
+		return "suspect-definite"
 	}
 	return fmt.Sprintf("swimkind(%d)", uint8(k))
 }
@@ -94,13 +100,17 @@ type MemberRecord struct {
 	raw    []byte // the whole encoding
 }
 
-// Suspicion is the hint that Author could not reach Subject at Subject's
-// record Seq. It only makes other members probe Subject themselves.
+// Suspicion is the statement of its author (the pubsub message's signer)
+// that it could not reach Subject at Subject's record Seq. Receivers mark
+// Subject suspect and declare it dead when it does not refute within the
+// suspicion timeout, which independent suspicions from other members
+// shorten; a Definite one makes them probe Subject themselves at once.
 type Suspicion struct {
-	Pool    string
-	Subject peer.ID
-	Seq     uint64
-	Time    time.Time
+	Pool     string
+	Subject  peer.ID
+	Seq      uint64
+	Time     time.Time
+	Definite bool
 }
 
 func (r *MemberRecord) appendUnsigned(b []byte) ([]byte, error) {
@@ -286,7 +296,11 @@ func (s *Suspicion) MarshalBinary() ([]byte, error) {
 	if len(pid) == 0 || len(pid) > maxPeerIDLen {
 		return nil, fmt.Errorf("%w: peer ID", ErrMalformed)
 	}
-	b := []byte{swimWireVersion, byte(SwimSuspect)}
+	kind := SwimSuspect
+	if s.Definite {
+		kind = SwimSuspectDefinite
+	}
+	b := []byte{swimWireVersion, byte(kind)}
 	b = appendBytes(b, []byte(s.Pool))
 	b = appendBytes(b, pid)
 	b = binary.AppendUvarint(b, s.Seq)
@@ -299,7 +313,7 @@ func DecodeSwimGossip(data []byte) (*MemberRecord, *Suspicion, error) {
 	if len(data) > MaxSwimGossipSize {
 		return nil, nil, fmt.Errorf("%w: %d bytes (limit %d)", ErrOversize, len(data), MaxSwimGossipSize)
 	}
-	if len(data) >= 2 && data[0] == swimWireVersion && SwimKind(data[1]) != SwimSuspect {
+	if len(data) >= 2 && data[0] == swimWireVersion && SwimKind(data[1]) != SwimSuspect && SwimKind(data[1]) != SwimSuspectDefinite {
 		rec, err := DecodeMemberRecord(data)
 		return rec, nil, err
 	}
@@ -307,10 +321,10 @@ func DecodeSwimGossip(data []byte) (*MemberRecord, *Suspicion, error) {
 	if v := r.U8(); r.Err == nil && v != swimWireVersion {
 		return nil, nil, fmt.Errorf("%w: %d", ErrBadVersion, v)
 	}
-	r.U8() // SwimSuspect
+	var s Suspicion
+	s.Definite = SwimKind(r.U8()) == SwimSuspectDefinite
 	pool := r.Bytes(maxPoolIDLen)
 	pid := r.Bytes(maxPeerIDLen)
-	var s Suspicion
 	s.Seq = r.Uvarint()
 	ms := r.Uvarint()
 	if r.Err != nil {
@@ -349,6 +363,8 @@ const (
 
 	ackWantRecord = 1 // the target does not have the prober's current record
 	ackSuspectYou = 2 // the target holds the prober as suspect, dead or left
+
+	pingSuspected = 1 // the prober holds the target as suspect: refute
 )
 
 // swimFrame is one decoded probe-protocol frame.
@@ -356,7 +372,7 @@ type swimFrame struct {
 	Type      byte
 	KnownSeq  uint64 // ping, ping-req: the sender's seq of the target
 	Seq       uint64 // ping: the prober's own seq; ack: the target's seq
-	Flags     byte   // ack
+	Flags     byte   // ping (pingSuspected), ack (ackWantRecord, ackSuspectYou)
 	Target    peer.ID
 	OK        bool     // result
 	Digest    []byte   // sync, records (32 bytes)
@@ -370,6 +386,7 @@ func (f *swimFrame) encode() ([]byte, error) {
 	case swimFramePing:
 		b = binary.AppendUvarint(b, f.KnownSeq)
 		b = binary.AppendUvarint(b, f.Seq)
+		b = append(b, f.Flags)
 	case swimFrameAck:
 		b = binary.AppendUvarint(b, f.Seq)
 		b = append(b, f.Flags)
@@ -419,6 +436,10 @@ func decodeSwimFrame(body []byte) (*swimFrame, error) {
 	case swimFramePing:
 		f.KnownSeq = r.Uvarint()
 		f.Seq = r.Uvarint()
+		f.Flags = r.U8()
+		if f.Flags&^pingSuspected != 0 {
+			r.Fail("flags")
+		}
 	case swimFrameAck:
 		f.Seq = r.Uvarint()
 		f.Flags = r.U8()
