@@ -284,19 +284,27 @@ func (s *swimState) tick(ctx, runCtx context.Context, now time.Time) {
 			s.startProbe(runCtx, id)
 		}
 	}
-	// Anti-entropy.
+	// Anti-entropy, and reaching out to one member held dead.
 	if !s.syncing && !now.Before(s.nextSync) {
 		s.syncing = true
 		members := s.aliveOthers("")
+		var dead []peer.ID
+		for id, mem := range m.members {
+			if mem.State == StateDead {
+				dead = append(dead, id)
+			}
+		}
+		timeout := m.cfg.ProbeTimeout * time.Duration(1+s.health)
 		m.wg.Add(1)
 		go func() {
 			defer m.wg.Done()
 			var gained bool
 			var err error
+			// Asked without m.mu, as it waits for the gossipsub loop.
+			topicPeers := m.topic.ListPeers()
 			if len(members) == 0 {
-				// No member known yet: any peer on the topic will do. Asked
-				// without m.mu, as it waits for the gossipsub loop.
-				members = m.topic.ListPeers()
+				// No member known yet: any peer on the topic will do.
+				members = topicPeers
 			}
 			if len(members) > 0 {
 				target := members[rand.IntN(len(members))]
@@ -304,6 +312,7 @@ func (s *swimState) tick(ctx, runCtx context.Context, now time.Time) {
 					m.log.Debug("swim: anti-entropy", "peer", target, "err", err)
 				}
 			}
+			s.reachOut(runCtx, dead, topicPeers, timeout)
 			m.mu.Lock()
 			defer m.mu.Unlock()
 			s.syncing = false
@@ -317,6 +326,31 @@ func (s *swimState) tick(ctx, runCtx context.Context, now time.Time) {
 			next = time.Duration(float64(m.cfg.after(m.cfg.SyncEvery)) * (0.75 + 0.5*rand.Float64()))
 		}
 		s.nextSync = now.Add(next)
+	}
+}
+
+// reachOut pings one random peer that this node holds dead, or that is on
+// the pool topic but not in its table, with the suspected flag: a member
+// wrongly held dead (across a partition that healed, or after an overload)
+// refutes, and its ack carries the new record that revives it here; if it
+// holds this node dead in turn, this node refutes on the same stream. Without
+// it, two sides of a healed partition would never probe each other again.
+func (s *swimState) reachOut(ctx context.Context, dead, topicPeers []peer.ID, timeout time.Duration) {
+	m := s.m
+	m.mu.Lock()
+	cands := dead
+	for _, id := range topicPeers {
+		if mem := m.members[id]; mem == nil && !slices.Contains(cands, id) {
+			cands = append(cands, id)
+		}
+	}
+	m.mu.Unlock()
+	if len(cands) == 0 {
+		return
+	}
+	id := cands[rand.IntN(len(cands))]
+	if ok, _ := s.ping(ctx, id, 0, true, timeout); !ok {
+		m.log.Debug("swim: reach out", "peer", id)
 	}
 }
 

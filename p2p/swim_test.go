@@ -20,6 +20,12 @@ func swimConfig() MembershipConfig {
 // swimPool starts n fully connected stacks that join pool in ModeSWIM.
 func swimPool(t *testing.T, n int, pool string) ([]*Stack, []*Membership) {
 	t.Helper()
+	return swimPoolConfig(t, n, pool, swimConfig())
+}
+
+// swimPoolConfig is swimPool with a configuration.
+func swimPoolConfig(t *testing.T, n int, pool string, cfg MembershipConfig) ([]*Stack, []*Membership) {
+	t.Helper()
 	stacks := make([]*Stack, n)
 	ms := make([]*Membership, n)
 	for i := range stacks {
@@ -29,7 +35,7 @@ func swimPool(t *testing.T, n int, pool string) ([]*Stack, []*Membership) {
 		}
 	}
 	for i := range stacks {
-		ms[i] = join(t, stacks[i], pool, swimConfig())
+		ms[i] = join(t, stacks[i], pool, cfg)
 	}
 	return stacks, ms
 }
@@ -567,4 +573,30 @@ func TestSwimConfirmationsAndHealth(t *testing.T) {
 	if h := m.Stats().LocalHealth; h != m.cfg.AwarenessMax {
 		t.Errorf("health after missed helper answers: %d, want %d", h, m.cfg.AwarenessMax)
 	}
+}
+
+// TestSwimMutualFalseDeathHeals: two members that hold each other dead (as
+// the two sides of a partition do once it heals) never probe each other in
+// the round-robin, and their records do not change; reaching out to a dead
+// member with the suspected flag makes them refute and revives both. (A
+// pool of two, whose dead are not forgotten within the test: no third
+// member can heal them by a ping-req or by teaching a forgotten record.)
+func TestSwimMutualFalseDeathHeals(t *testing.T) {
+	cfg := swimConfig()
+	cfg.ForgetAfter = 10 * time.Minute
+	stacks, ms := swimPoolConfig(t, 2, "swim-heal", cfg)
+	waitConverged(t, ms, len(ms))
+	time.Sleep(10 * testInterval) // past the repeats of the join announcements, which would revive them
+	for _, pair := range [][2]int{{0, 1}, {1, 0}} {
+		m := ms[pair[0]]
+		m.mu.Lock()
+		m.swim.markDead(m.members[stacks[pair[1]].ID()], time.Now())
+		m.mu.Unlock()
+	}
+	if stateOf(ms[0], stacks[1].ID()) != StateDead || stateOf(ms[1], stacks[0].ID()) != StateDead {
+		t.Fatal("not dead to each other")
+	}
+	waitFor(t, 30*time.Second, "both to be alive to each other again", func() bool {
+		return stateOf(ms[0], stacks[1].ID()) == StateAlive && stateOf(ms[1], stacks[0].ID()) == StateAlive
+	})
 }
