@@ -119,6 +119,19 @@ func WithHeartbeatInterval(d time.Duration) Option {
 	}
 }
 
+// WithMembershipMode selects the membership protocol (p2p.ModeHeartbeat
+// or p2p.ModeSWIM; p2p.ModeDefault: the library's default) and keeps the
+// timings set before it.
+func WithMembershipMode(md p2p.MembershipMode) Option {
+	return func(c *config) error {
+		if md > p2p.ModeSWIM {
+			return fmt.Errorf("node: unknown membership mode %d", md)
+		}
+		c.membership.Mode = md
+		return nil
+	}
+}
+
 // WithMembershipConfig sets all membership timings.
 func WithMembershipConfig(mc p2p.MembershipConfig) Option {
 	return func(c *config) error { c.membership = mc; return nil }

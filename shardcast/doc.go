@@ -55,7 +55,7 @@
 // missing shard is in flight, idle workers fetch a second copy of one from
 // another source (end game); the first to arrive cancels the other.
 //
-// A server has UploadSlots (8); a request that finds them taken waits up to
+// A server has UploadSlots (4); a request that finds them taken waits up to
 // a second, then gets Busy. The publisher of a checkpoint sends every shard
 // once before it sends any twice (super-seeding): while some shard has not
 // gone out, a request for one that has is deferred to the peers that got it,

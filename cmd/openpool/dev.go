@@ -34,6 +34,7 @@ type devOptions struct {
 	nodes      int
 	pool       string
 	heartbeat  time.Duration
+	membership string
 	stay       time.Duration
 	timeout    time.Duration
 	innerSteps int
@@ -140,6 +141,9 @@ func newDevCmd(g *globals) *cobra.Command {
 			if o.heartbeat < 10*time.Millisecond {
 				return usagef("--heartbeat %v is too short (minimum 10ms)", o.heartbeat)
 			}
+			if _, err := p2p.ParseMembershipMode(o.membership); err != nil {
+				return usagef("bad --membership %q: want heartbeat, swim or default", o.membership)
+			}
 			if o.innerSteps < 1 || o.outerSteps < 1 {
 				return usagef("--inner-steps and --outer-steps must be at least 1")
 			}
@@ -186,6 +190,7 @@ func newDevCmd(g *globals) *cobra.Command {
 	fl.IntVar(&o.nodes, "nodes", 4, "number of workers")
 	fl.StringVar(&o.pool, "pool", "demo", "pool slug: the pool ID is <slug>-<16 chars> from the researcher's key")
 	fl.DurationVar(&o.heartbeat, "heartbeat", 500*time.Millisecond, "membership heartbeat interval")
+	fl.StringVar(&o.membership, "membership", "default", membershipFlagHelp)
 	fl.DurationVar(&o.stay, "stay", 0, "keep the swarm running this long after the demo (0: stop at once)")
 	fl.DurationVar(&o.timeout, "timeout", 3*time.Minute, "give up if the demo has not finished by then")
 	fl.IntVar(&o.innerSteps, "inner-steps", 50, "DiLoCo inner steps H of the toy model")
@@ -258,9 +263,10 @@ func (s *devSwarm) run(ctx context.Context) (*devSummary, error) {
 
 	s.phase("peer-to-peer swarm on loopback")
 	owner := researcher.p2p.GetPublic()
+	mode, _ := p2p.ParseMembershipMode(o.membership) // checked with the flags
 	common := []node.Option{
 		node.WithListenAddrs(ma.StringCast("/ip4/127.0.0.1/tcp/0")), node.WithNAT(false),
-		node.WithHeartbeatInterval(o.heartbeat), node.WithLogger(s.quiet), node.WithUnlimitedResources(),
+		node.WithHeartbeatInterval(o.heartbeat), node.WithMembershipMode(mode), node.WithLogger(s.quiet), node.WithUnlimitedResources(),
 		node.WithPoolOwner(o.pool, owner), node.WithCheckpointAnnounceInterval(time.Second),
 		node.WithHardware(p2p.Hardware{CPUCores: 1}),
 	}

@@ -246,6 +246,7 @@ func TestDevCommandUsage(t *testing.T) {
 		{"dev", "--outer-steps", "0"},
 		{"dev", "--pool", "bad pool!"},
 		{"dev", "--nodes", "2", "--cheaters", "2"},
+		{"dev", "--membership", "gossip"},
 	} {
 		var out, errOut strings.Builder
 		if code := run(context.Background(), append([]string{"--home", t.TempDir()}, args...), &out, &errOut); code != exitUsage {

@@ -22,6 +22,7 @@ type nodeFlags struct {
 	listen     []string
 	bootstrap  []string
 	heartbeat  time.Duration
+	membership string
 	nat        bool
 	upnp       bool
 	statusAddr string
@@ -32,10 +33,15 @@ func (f *nodeFlags) register(cmd *cobra.Command, defaultListen []string) {
 	fl.StringSliceVar(&f.listen, "listen", defaultListen, "multiaddrs to listen on (TCP and QUIC)")
 	fl.StringSliceVar(&f.bootstrap, "bootstrap", nil, "bootstrap peer multiaddr ending in /p2p/<peer-id> (repeatable)")
 	fl.DurationVar(&f.heartbeat, "heartbeat", 2*time.Second, "membership heartbeat interval")
+	fl.StringVar(&f.membership, "membership", "default", membershipFlagHelp)
 	fl.BoolVar(&f.nat, "nat", true, "NAT traversal: AutoNAT, relay through bootstrap nodes, hole punching")
 	fl.BoolVar(&f.upnp, "upnp", false, "ask the home router for a port mapping (UPnP/NAT-PMP)")
 	fl.StringVar(&f.statusAddr, "status-addr", "127.0.0.1:0", "address of the local status API (/status, /metrics); empty to disable")
 }
+
+// membershipFlagHelp describes --membership.
+const membershipFlagHelp = "membership protocol: heartbeat (every member gossips a heartbeat every interval: gossip bytes per member grow with the pool), " +
+	"swim (members probe a few others per interval and gossip only changes: bytes per member stay flat), or default (heartbeat); every member of a pool must use the same"
 
 // options turns the flags into node options; bad values are usage errors.
 func (f *nodeFlags) options(g *globals) ([]node.Option, error) {
@@ -54,6 +60,10 @@ func (f *nodeFlags) options(g *globals) ([]node.Option, error) {
 	if f.heartbeat < 10*time.Millisecond {
 		return nil, usagef("--heartbeat %v is too short (minimum 10ms)", f.heartbeat)
 	}
+	mode, err := p2p.ParseMembershipMode(f.membership)
+	if err != nil {
+		return nil, usagef("bad --membership %q: want heartbeat, swim or default", f.membership)
+	}
 	dir, err := g.dataDir()
 	if err != nil {
 		return nil, err
@@ -63,6 +73,7 @@ func (f *nodeFlags) options(g *globals) ([]node.Option, error) {
 		node.WithListenAddrs(listen...),
 		node.WithBootstrapPeers(boot...),
 		node.WithHeartbeatInterval(f.heartbeat),
+		node.WithMembershipMode(mode),
 		node.WithNAT(f.nat),
 		node.WithUPnP(f.upnp),
 		node.WithLogger(g.logger()),

@@ -291,6 +291,7 @@ func TestCLIUsageErrors(t *testing.T) {
 		{"join", "p"},
 		{"join", "p", "--no-such-flag"},
 		{"join", "p", "--heartbeat", "banana"},
+		{"join", "p", "--bootstrap", "/ip4/127.0.0.1/tcp/4001/p2p/12D3KooWLTwWd1zF6bkVR7LbwAknWTLEbUYJaAKiQsYAyoHDtJQc", "--membership", "gossip"},
 		{"bootstrap", "--listen", "/garbage"},
 		{"dev", "--nodes", "1"},
 		{"no-such-command"},
