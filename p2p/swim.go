@@ -75,6 +75,7 @@ type swimState struct {
 	suspectedAt map[peer.ID]time.Time // when a suspicion began
 	confirmed   map[peer.ID][]peer.ID // authors of the current suspicion (at most IndirectProbes+1)
 	lastIP      map[peer.ID]string    // IP this node last reached each member on
+	definite    map[peer.ID]bool      // a definite suspicion of the member is being checked
 	sent        map[peer.ID]uint64    // seq of the last suspicion this node published per subject
 	hintProbe   map[peer.ID]time.Time // last probe started on a definite suspicion
 	reprobe     map[peer.ID]bool      // a definite suspicion arrived while a probe ran
@@ -118,6 +119,7 @@ func newSwimState(m *Membership) (*swimState, error) {
 		suspectedAt: make(map[peer.ID]time.Time),
 		confirmed:   make(map[peer.ID][]peer.ID),
 		lastIP:      make(map[peer.ID]string),
+		definite:    make(map[peer.ID]bool),
 		sent:        make(map[peer.ID]uint64),
 		hintProbe:   make(map[peer.ID]time.Time),
 		reprobe:     make(map[peer.ID]bool),
@@ -271,6 +273,7 @@ func (s *swimState) tick(ctx, runCtx context.Context, now time.Time) {
 				delete(m.highest, id)
 				delete(s.sent, id)
 				delete(s.lastIP, id)
+				delete(s.definite, id)
 				delete(s.hintProbe, id)
 				delete(s.reprobe, id)
 			}
@@ -411,7 +414,12 @@ func (s *swimState) startProbe(ctx context.Context, id peer.ID) {
 	}
 	mem := m.members[id]
 	known, suspected := mem.Seq, mem.State == StateSuspect
-	helpers := s.helpers(id, m.cfg.IndirectProbes)
+	var helpers []peer.ID
+	if !s.definite[id] {
+		// Checking a definite suspicion needs no helpers: any failure
+		// to reach the member confirms it (see probeDone).
+		helpers = s.helpers(id, m.cfg.IndirectProbes)
+	}
 	timeout := m.cfg.ProbeTimeout * time.Duration(1+s.health)
 	m.probing[id] = true
 	m.wg.Add(1)
@@ -501,6 +509,10 @@ func (s *swimState) probeDone(ctx context.Context, id peer.ID, res probeResult, 
 	}
 	delete(s.reprobe, id)
 	s.suspect(mem, m.h.ID(), now)
+	// Another member saw a definite failure and this node cannot reach the
+	// member either: dead. (A member that lies about a definite failure
+	// cannot kill: the check of a live member succeeds.)
+	confirmed := res.definite || s.definite[id]
 	if res.definite || s.sent[id] < mem.Seq {
 		// Tell the others: an independent suspicion shortens their
 		// timeout, a definite one makes them look for themselves.
@@ -510,7 +522,7 @@ func (s *swimState) probeDone(ctx context.Context, id peer.ID, res probeResult, 
 			s.publish(ctx, data)
 		}
 	}
-	if res.definite {
+	if confirmed {
 		s.markDead(mem, now)
 	}
 }
@@ -570,6 +582,7 @@ func (s *swimState) markAlive(mem *Member, now time.Time) {
 	mem.LastSeen = now
 	delete(s.suspectedAt, mem.ID)
 	delete(s.confirmed, mem.ID)
+	delete(s.definite, mem.ID)
 	if mem.State == StateSuspect {
 		s.m.setState(mem, StateAlive, now)
 		s.m.emit(EventAlive, mem, now)
@@ -580,6 +593,7 @@ func (s *swimState) markAlive(mem *Member, now time.Time) {
 func (s *swimState) markDead(mem *Member, now time.Time) {
 	delete(s.suspectedAt, mem.ID)
 	delete(s.confirmed, mem.ID)
+	delete(s.definite, mem.ID)
 	delete(s.records, mem.ID)
 	s.m.setState(mem, StateDead, now)
 	s.m.emit(EventDead, mem, now)
@@ -1024,6 +1038,7 @@ func (s *swimState) applyRecord(ctx context.Context, rec *MemberRecord, now time
 	mem.LastSeen = now
 	delete(s.suspectedAt, rec.Peer)
 	delete(s.confirmed, rec.Peer)
+	delete(s.definite, rec.Peer)
 	switch mem.State {
 	case StateAlive:
 	case StateSuspect:
@@ -1169,6 +1184,7 @@ func (s *swimState) onSuspicion(ctx context.Context, author peer.ID, sus *Suspic
 	if !sus.Definite {
 		return
 	}
+	s.definite[sus.Subject] = true
 	if m.probing[sus.Subject] {
 		s.reprobe[sus.Subject] = true
 		return
