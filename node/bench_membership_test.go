@@ -47,20 +47,35 @@ func TestMembershipBenchmark(t *testing.T) {
 		}
 		interval = d
 	}
-	sizes := []int{10, 50, 100}
-	if s := os.Getenv("OPENPOOL_BENCH_SIZES"); s != "" {
-		sizes = nil
+	parseSizes := func(name string) []int {
+		s := os.Getenv(name)
+		if s == "" {
+			return nil
+		}
+		var sizes []int
 		for _, f := range strings.Split(s, ",") {
 			var n int
 			if _, err := fmt.Sscan(f, &n); err != nil || n < 8 {
-				t.Fatalf("OPENPOOL_BENCH_SIZES: %q (sizes >= 8)", f)
+				t.Fatalf("%s: %q (sizes >= 8)", name, f)
 			}
 			sizes = append(sizes, n)
 		}
+		return sizes
+	}
+	sizes := []int{10, 50, 100}
+	if s := parseSizes("OPENPOOL_BENCH_SIZES"); s != nil {
+		sizes = s
+	}
+	// OPENPOOL_BENCH_SIZES_HEARTBEAT / _SWIM override the sizes of one mode.
+	sizesOf := func(mode p2p.MembershipMode) []int {
+		if s := parseSizes("OPENPOOL_BENCH_SIZES_" + strings.ToUpper(mode.String())); s != nil {
+			return s
+		}
+		return sizes
 	}
 	rows := map[p2p.MembershipMode][]membershipRow{}
 	for _, mode := range modes {
-		for _, n := range sizes {
+		for _, n := range sizesOf(mode) {
 			t.Run(fmt.Sprintf("%s/%d", mode, n), func(t *testing.T) {
 				r := membershipRow{n: n}
 				pool := fmt.Sprintf("bench-%s-%d", mode, n)

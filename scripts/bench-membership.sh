@@ -5,6 +5,9 @@
 # loopback, for both membership modes (heartbeat and swim), with the swim /
 # heartbeat byte ratio per N.
 #   OPENPOOL_BENCH_INTERVAL=2s OPENPOOL_BENCH_MODES=swim OPENPOOL_BENCH_SIZES=10,50 scripts/bench-membership.sh
+# OPENPOOL_BENCH_SIZES_HEARTBEAT / OPENPOOL_BENCH_SIZES_SWIM override the
+# sizes of one mode (gossiping heartbeats at N=100 in one process does not
+# converge on a 2-core machine).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # Progress lines are dropped; failures (did not converge, missing events) stay.

@@ -49,14 +49,14 @@ fi
 
 # name|title|needs (root or -)|quick command|full command
 sections=(
-	"membership|Membership: failure detection, deathrattle, gossip bytes (issue 3)|-|OPENPOOL_BENCH_SIZES=10,20 scripts/bench-membership.sh|scripts/bench-membership.sh"
+	"membership|Membership: failure detection, deathrattle, gossip bytes (issue 3)|-|OPENPOOL_BENCH_SIZES=10,20 scripts/bench-membership.sh|OPENPOOL_BENCH_SIZES_HEARTBEAT=10,50 scripts/bench-membership.sh"
 	"diloco|DiLoCo: all-reduce bandwidth, int8 codec, wire bytes (issue 4)|-|DILOCO_BENCH_PEERS=4 DILOCO_BENCH_MIB=64 DILOCO_BENCH_REPEATS=1 scripts/bench-diloco.sh|scripts/bench-diloco.sh"
 	"shardcast|Shardcast: shard transfer and lab broadcast (issue 5)|-|BENCHTIME=3x SHARDCAST_LAB_MIB=16 scripts/bench-shardcast.sh|scripts/bench-shardcast.sh"
 	"toploc|TOPLOC: prove and verify throughput, proof size (issue 6)|-|BENCHTIME=3x scripts/bench-toploc.sh|scripts/bench-toploc.sh"
 	"ledger|Ledger: gas per operation (issue 7)|-|go test -run '^\$' -bench BenchmarkLedgerGas -benchtime 1x ./ledger/|scripts/bench-ledger.sh"
 	"netlab|Network lab: emulator against its configuration (issue 9)|root|scripts/netlab-check.sh validation|scripts/netlab-check.sh validation"
 	"utilization|DiLoCo compute utilization in the network lab (issue 9)|root|NETLAB_UTIL_OUTER=3 scripts/netlab-check.sh utilization|NETLAB_UTIL_OUTER=5 scripts/netlab-check.sh utilization"
-	"scale|In-process swarm scale (issue 9)|-|OPENPOOL_SCALE_SIZES=20,50 go test -tags lab -p 1 -count=1 -timeout 30m -run '^TestSwarmScale\$' -v ./node/|go test -tags lab -p 1 -count=1 -timeout 60m -run '^TestSwarmScale\$' -v ./node/"
+	"scale|In-process swarm scale (issue 9)|-|OPENPOOL_SCALE_SIZES=20,50 go test -tags lab -p 1 -count=1 -timeout 30m -run '^TestSwarmScale\$' -v ./node/|OPENPOOL_SCALE_SIZES=50,100 go test -tags lab -p 1 -count=1 -timeout 60m -run '^TestSwarmScale\$' -v ./node/"
 	"soak|Bootstrap node soak: heap, goroutines, fds flat (issue 9)|-|OPENPOOL_SOAK_WARMUP=1m OPENPOOL_SOAK_SAMPLE=15s OPENPOOL_SOAK_LIFETIME=1m scripts/soak-bootstrap.sh 4m 100|scripts/soak-bootstrap.sh 10m 300"
 )
 

@@ -533,9 +533,7 @@ func (s *Service) sendRequest(ctx context.Context, p peer.ID, req request) (netw
 		return nil, nil, nil, fmt.Errorf("shardcast: request to %s: %w", p, err)
 	}
 	_ = st.CloseWrite()
-	// Small: it holds the response header; shard bytes are read past it
-	// straight into a chunk buffer.
-	return st, bufio.NewReaderSize(st, responseBufSize), stop, nil
+	return st, bufio.NewReaderSize(st, chunkSize), stop, nil
 }
 
 // requestManifest asks p for manifest c.
@@ -606,21 +604,10 @@ func (s *Service) requestShard(ctx context.Context, p peer.ID, c cid.Cid, offset
 		return 0, fmt.Errorf("shardcast: shard %v from %s: %w", c, p, err)
 	}
 	sr := &stallReader{r: br, st: st, stall: s.cfg.stallTimeout}
-	bp := s.getChunk()
-	defer s.putChunk(bp)
-	buf := *bp
+	buf := make([]byte, chunkSize)
 	var got int64
 	for uint64(got) < length {
-		// Fill the chunk before writing it out: one file write and one
-		// hash call per chunk, not per stream read.
-		want := min(uint64(len(buf)), length-uint64(got))
-		k := 0
-		var rerr error
-		for uint64(k) < want && rerr == nil {
-			var r int
-			r, rerr = sr.Read(buf[k:want])
-			k += r
-		}
+		k, rerr := sr.Read(buf[:min(uint64(len(buf)), length-uint64(got))])
 		if k > 0 {
 			if _, werr := w.Write(buf[:k]); werr != nil {
 				_ = st.Reset()
@@ -637,7 +624,7 @@ func (s *Service) requestShard(ctx context.Context, p peer.ID, c cid.Cid, offset
 			return got, fmt.Errorf("shardcast: shard %v from %s after %d bytes: %w", c, p, got, errOr(rerr, io.ErrUnexpectedEOF))
 		}
 	}
-	if k, err := sr.Read(buf[:1]); k != 0 || err != io.EOF {
+	if _, err := sr.Read(buf[:1]); err != io.EOF {
 		_ = st.Reset()
 		return got, fmt.Errorf("shardcast: shard %v from %s: no clean end of response: %w", c, p, errOr(err, ErrBadResponse))
 	}

@@ -22,22 +22,6 @@ const chunkSize = 256 << 10
 // queueWait bounds how long a request waits for an upload slot.
 const queueWait = time.Second
 
-// responseBufSize is the read buffer of a response: enough for its header.
-const responseBufSize = 4 << 10
-
-// getChunk returns a chunkSize buffer from the Service's pool (at most one
-// per transfer in progress is out at a time: uploads and downloads are
-// bounded, so the pool is too); putChunk gives it back.
-func (s *Service) getChunk() *[]byte {
-	if b, ok := s.chunks.Get().(*[]byte); ok {
-		return b
-	}
-	b := make([]byte, chunkSize)
-	return &b
-}
-
-func (s *Service) putChunk(b *[]byte) { s.chunks.Put(b) }
-
 // handleStream serves one request: a manifest, or a byte range of a shard.
 // A shard the store has not hashed lately (Store.trust) is hashed as it is
 // sent; if its stored bytes no longer match its CID the stream is reset
@@ -124,9 +108,7 @@ func (s *Service) serveShard(st network.Stream, req request) {
 	}
 	defer r.Close()
 	trusted := r.trust()
-	bp := s.getChunk()
-	defer s.putChunk(bp)
-	buf := *bp
+	buf := make([]byte, chunkSize)
 	hdr := binary.AppendUvarint([]byte{statusOK}, length)
 	_ = st.SetWriteDeadline(time.Now().Add(s.cfg.stallTimeout))
 	if _, err := st.Write(hdr); err != nil {

@@ -240,7 +240,6 @@ type Service struct {
 	burst  atomic.Int64  // announcements still to repeat every second after Publish
 	rate   *rate.Limiter // nil: unlimited
 	cnt    counters
-	chunks sync.Pool // *[]byte of chunkSize: transfer buffers
 
 	ctx    context.Context
 	cancel context.CancelFunc
