@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/openpool/openpool/internal/nodetest"
+	"github.com/openpool/openpool/node"
+	"github.com/openpool/openpool/p2p"
 )
 
 // TestSwarmScale starts N real nodes in one process on loopback (one
@@ -25,7 +27,9 @@ import (
 //
 //	OPENPOOL_SCALE_SIZES=50,100 go test -tags lab -p 1 -run TestSwarmScale -v ./node/
 //
-// OPENPOOL_SCALE_TIMEOUT bounds each size's convergence (default 5m). A
+// OPENPOOL_SCALE_MODE picks the membership protocol (heartbeat, swim;
+// default: the node default). OPENPOOL_SCALE_TIMEOUT bounds each size's
+// convergence (default 5m). A
 // size that does not converge fails the test and the larger ones are not
 // tried.
 func TestSwarmScale(t *testing.T) {
@@ -41,12 +45,20 @@ func TestSwarmScale(t *testing.T) {
 		}
 	}
 	timeout := envDuration(t, "OPENPOOL_SCALE_TIMEOUT", 5*time.Minute)
+	mode := p2p.ModeDefault
+	if s := os.Getenv("OPENPOOL_SCALE_MODE"); s != "" {
+		md, err := p2p.ParseMembershipMode(s)
+		if err != nil {
+			t.Fatalf("OPENPOOL_SCALE_MODE: %v", err)
+		}
+		mode = md
+	}
 	for _, n := range sizes {
 		ok := t.Run(fmt.Sprint(n), func(t *testing.T) {
 			base := processUsage(t)
 			pool := fmt.Sprintf("scale-%d", n)
 			start := time.Now()
-			_, nodes := nodetest.Swarm(t, n, pool)
+			_, nodes := nodetest.Swarm(t, n, pool, node.WithMembershipMode(mode))
 			started := time.Since(start)
 			lastLog := time.Now()
 			converged := nodetest.WaitFor(timeout, func() bool {
@@ -62,7 +74,7 @@ func TestSwarmScale(t *testing.T) {
 				return lo == n
 			})
 			took := time.Since(start)
-			cond := fmt.Sprintf("N=%d cores=%d", n, runtime.NumCPU())
+			cond := fmt.Sprintf("N=%d cores=%d mode=%s", n, runtime.NumCPU(), mode)
 			if !converged {
 				lo, behind := n, 0
 				for _, nd := range nodes {

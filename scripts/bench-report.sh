@@ -56,7 +56,7 @@ sections=(
 	"ledger|Ledger: gas per operation (issue 7)|-|go test -run '^\$' -bench BenchmarkLedgerGas -benchtime 1x ./ledger/|scripts/bench-ledger.sh"
 	"netlab|Network lab: emulator against its configuration (issue 9)|root|scripts/netlab-check.sh validation|scripts/netlab-check.sh validation"
 	"utilization|DiLoCo compute utilization in the network lab (issue 9)|root|NETLAB_UTIL_OUTER=3 scripts/netlab-check.sh utilization|NETLAB_UTIL_OUTER=5 scripts/netlab-check.sh utilization"
-	"scale|In-process swarm scale (issue 9)|-|OPENPOOL_SCALE_SIZES=20,50 go test -tags lab -p 1 -count=1 -timeout 30m -run '^TestSwarmScale\$' -v ./node/|OPENPOOL_SCALE_SIZES=50,100 go test -tags lab -p 1 -count=1 -timeout 60m -run '^TestSwarmScale\$' -v ./node/"
+	"scale|In-process swarm scale (issue 9)|-|OPENPOOL_SCALE_SIZES=20,50 go test -tags lab -p 1 -count=1 -timeout 30m -run '^TestSwarmScale\$' -v ./node/|OPENPOOL_SCALE_MODE=swim OPENPOOL_SCALE_SIZES=50,100 OPENPOOL_SCALE_TIMEOUT=4m go test -tags lab -p 1 -count=1 -timeout 60m -run '^TestSwarmScale\$' -v ./node/"
 	"soak|Bootstrap node soak: heap, goroutines, fds flat (issue 9)|-|OPENPOOL_SOAK_WARMUP=1m OPENPOOL_SOAK_SAMPLE=15s OPENPOOL_SOAK_LIFETIME=1m scripts/soak-bootstrap.sh 4m 100|scripts/soak-bootstrap.sh 10m 300"
 )
 
