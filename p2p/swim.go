@@ -19,6 +19,7 @@ import (
 
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/event"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/peerstore"
@@ -208,11 +209,20 @@ func (s *swimState) publish(ctx context.Context, raw []byte) {
 
 // run is the protocol period loop: probes, suspicion timeouts, record
 // publication and anti-entropy. It closes m.beatDone when it returns.
+//
+// A change of this host's addresses (a relay reservation behind a NAT, a
+// new observed address) marks the record for republication, so that the
+// others learn the addresses they can reach it on.
 func (s *swimState) run(ctx context.Context, runCtx context.Context) {
 	defer close(s.m.beatDone)
 	period := s.m.cfg.Interval / time.Duration(s.m.cfg.ProbesPerInterval)
 	t := time.NewTicker(period)
 	defer t.Stop()
+	var addrs <-chan any
+	if sub, err := s.m.h.EventBus().Subscribe(new(event.EvtLocalAddressesUpdated)); err == nil {
+		defer func() { _ = sub.Close() }()
+		addrs = sub.Out()
+	}
 	s.tick(ctx, runCtx, time.Now())
 	for {
 		select {
@@ -220,6 +230,12 @@ func (s *swimState) run(ctx context.Context, runCtx context.Context) {
 			return
 		case now := <-t.C:
 			s.tick(ctx, runCtx, now)
+		case ev := <-addrs:
+			if e, ok := ev.(event.EvtLocalAddressesUpdated); ok && e.Diffs {
+				s.m.mu.Lock()
+				s.dirty = true
+				s.m.mu.Unlock()
+			}
 		}
 	}
 }
