@@ -20,8 +20,7 @@ type MembershipMode uint8
 
 // Membership modes.
 const (
-	// ModeDefault is the default mode: ModeHeartbeat, until ModeSWIM passes
-	// the network lab's NAT scenarios (see ModeSWIM).
+	// ModeDefault is the default mode: ModeSWIM.
 	ModeDefault MembershipMode = iota
 	// ModeHeartbeat: every member gossips a signed heartbeat every
 	// Interval, so every member receives every other member's heartbeats;
@@ -33,9 +32,7 @@ const (
 	// suspicion and local-health refinements (see swim.go); gossip bytes
 	// per member stay flat as the pool grows (about 210 B/s per member at
 	// 10, 50 and 100 members with a 1 s interval) and a crash is seen
-	// within about one interval. Not yet the default: in the network lab a
-	// pool with two workers behind separate NATs (TestScenarioJoin/nat2)
-	// does not form its all-reduce ring in this mode.
+	// within about one interval.
 	ModeSWIM
 )
 
@@ -64,7 +61,7 @@ func ParseMembershipMode(s string) (MembershipMode, error) {
 // MembershipConfig holds the membership timings. Every duration is derived
 // from Interval so that one knob scales the whole failure detector.
 type MembershipConfig struct {
-	// Mode is the protocol; ModeDefault picks the default (ModeHeartbeat).
+	// Mode is the protocol; ModeDefault picks the default (ModeSWIM).
 	Mode MembershipMode
 	// Interval between heartbeats (ModeHeartbeat), or the protocol period
 	// of ModeSWIM, which probes ProbesPerInterval members per Interval.
@@ -163,7 +160,7 @@ func (c MembershipConfig) withDefaults() MembershipConfig {
 		c.DeathrattleLinger = 300 * time.Millisecond
 	}
 	if c.Mode == ModeDefault {
-		c.Mode = ModeHeartbeat
+		c.Mode = ModeSWIM
 	}
 	if c.ProbesPerInterval <= 0 {
 		c.ProbesPerInterval = 2

@@ -41,7 +41,7 @@ func (f *nodeFlags) register(cmd *cobra.Command, defaultListen []string) {
 
 // membershipFlagHelp describes --membership.
 const membershipFlagHelp = "membership protocol: heartbeat (every member gossips a heartbeat every interval: gossip bytes per member grow with the pool), " +
-	"swim (members probe a few others per interval and gossip only changes: bytes per member stay flat), or default (heartbeat); every member of a pool must use the same"
+	"swim (members probe a few others per interval and gossip only changes: bytes per member stay flat), or default (swim); every member of a pool must use the same"
 
 // options turns the flags into node options; bad values are usage errors.
 func (f *nodeFlags) options(g *globals) ([]node.Option, error) {
