@@ -313,7 +313,7 @@ func (s *swimState) tick(ctx, runCtx context.Context, now time.Time) {
 				dead = append(dead, id)
 			}
 		}
-		timeout := m.cfg.ProbeTimeout * time.Duration(1+s.health)
+		timeout := s.probeTimeout()
 		m.wg.Add(1)
 		go func() {
 			defer m.wg.Done()
@@ -436,7 +436,7 @@ func (s *swimState) startProbe(ctx context.Context, id peer.ID) {
 		// to reach the member confirms it (see probeDone).
 		helpers = s.helpers(id, m.cfg.IndirectProbes)
 	}
-	timeout := m.cfg.ProbeTimeout * time.Duration(1+s.health)
+	timeout := s.probeTimeout()
 	m.probing[id] = true
 	m.wg.Add(1)
 	go func() {
@@ -585,6 +585,12 @@ func suspicionTimeout(lo, hi time.Duration, authors, k int) time.Duration {
 	}
 	frac := math.Log(float64(c)+1) / math.Log(float64(k)+1)
 	return max(lo, hi-time.Duration(frac*float64(hi-lo)))
+}
+
+// probeTimeout is ProbeTimeout stretched by the local health multiplier;
+// m.mu must be held.
+func (s *swimState) probeTimeout() time.Duration {
+	return s.m.cfg.ProbeTimeout * time.Duration(1+s.health)
 }
 
 // adjustHealth moves the local health multiplier by d within [0,
@@ -930,7 +936,7 @@ func (s *swimState) handle(str network.Stream) {
 		m.mu.Lock()
 		mem := m.members[from]
 		member := mem != nil && (mem.State == StateAlive || mem.State == StateSuspect)
-		timeout := m.cfg.ProbeTimeout * time.Duration(1+s.health)
+		timeout := s.probeTimeout()
 		m.mu.Unlock()
 		ok := false
 		if member && f.Target != m.h.ID() && f.Target != from {
