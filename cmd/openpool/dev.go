@@ -35,6 +35,7 @@ type devOptions struct {
 	pool       string
 	heartbeat  time.Duration
 	membership string
+	mode       p2p.MembershipMode // parsed from membership
 	stay       time.Duration
 	timeout    time.Duration
 	innerSteps int
@@ -141,8 +142,9 @@ func newDevCmd(g *globals) *cobra.Command {
 			if o.heartbeat < 10*time.Millisecond {
 				return usagef("--heartbeat %v is too short (minimum 10ms)", o.heartbeat)
 			}
-			if _, err := p2p.ParseMembershipMode(o.membership); err != nil {
-				return usagef("bad --membership %q: want heartbeat, swim or default", o.membership)
+			var err error
+			if o.mode, err = parseMembershipFlag(o.membership); err != nil {
+				return err
 			}
 			if o.innerSteps < 1 || o.outerSteps < 1 {
 				return usagef("--inner-steps and --outer-steps must be at least 1")
@@ -263,10 +265,9 @@ func (s *devSwarm) run(ctx context.Context) (*devSummary, error) {
 
 	s.phase("peer-to-peer swarm on loopback")
 	owner := researcher.p2p.GetPublic()
-	mode, _ := p2p.ParseMembershipMode(o.membership) // checked with the flags
 	common := []node.Option{
 		node.WithListenAddrs(ma.StringCast("/ip4/127.0.0.1/tcp/0")), node.WithNAT(false),
-		node.WithHeartbeatInterval(o.heartbeat), node.WithMembershipMode(mode), node.WithLogger(s.quiet), node.WithUnlimitedResources(),
+		node.WithHeartbeatInterval(o.heartbeat), node.WithMembershipMode(o.mode), node.WithLogger(s.quiet), node.WithUnlimitedResources(),
 		node.WithPoolOwner(o.pool, owner), node.WithCheckpointAnnounceInterval(time.Second),
 		node.WithHardware(p2p.Hardware{CPUCores: 1}),
 	}

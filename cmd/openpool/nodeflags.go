@@ -43,6 +43,19 @@ func (f *nodeFlags) register(cmd *cobra.Command, defaultListen []string) {
 const membershipFlagHelp = "membership protocol: heartbeat (every member gossips a heartbeat every interval: gossip bytes per member grow with the pool), " +
 	"swim (members probe a few others per interval and gossip only changes: bytes per member stay flat), or default (swim); every member of a pool must use the same"
 
+// parseMembershipFlag parses --membership; empty (no flag set it, as from a
+// config file) is the default. A bad value is a usage error.
+func parseMembershipFlag(s string) (p2p.MembershipMode, error) {
+	if s == "" {
+		return p2p.ModeDefault, nil
+	}
+	mode, err := p2p.ParseMembershipMode(s)
+	if err != nil {
+		return 0, usagef("bad --membership %q: want heartbeat, swim or default", s)
+	}
+	return mode, nil
+}
+
 // options turns the flags into node options; bad values are usage errors.
 func (f *nodeFlags) options(g *globals) ([]node.Option, error) {
 	var listen []ma.Multiaddr
@@ -60,11 +73,9 @@ func (f *nodeFlags) options(g *globals) ([]node.Option, error) {
 	if f.heartbeat < 10*time.Millisecond {
 		return nil, usagef("--heartbeat %v is too short (minimum 10ms)", f.heartbeat)
 	}
-	mode := p2p.ModeDefault // also when no flag set it (a config file)
-	if f.membership != "" {
-		if mode, err = p2p.ParseMembershipMode(f.membership); err != nil {
-			return nil, usagef("bad --membership %q: want heartbeat, swim or default", f.membership)
-		}
+	mode, err := parseMembershipFlag(f.membership)
+	if err != nil {
+		return nil, err
 	}
 	dir, err := g.dataDir()
 	if err != nil {
