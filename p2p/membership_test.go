@@ -300,11 +300,18 @@ func TestMembershipReplay(t *testing.T) {
 
 	fresh := newTestStack(t, Config{})  // MaxAge 10 s: the replay is merely stale
 	strict := newTestStack(t, Config{}) // MaxAge 2 s: the replay is too old
-	replayer := newTestStack(t, Config{})
+	// The replayer is a bare host without pubsub: gossipsub resets a second
+	// inbound stream from a peer, so a replayer whose own pubsub had opened
+	// its stream first would lose the raw one (a flake before).
+	replayer, err := libp2p.New(libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"), libp2p.ResourceManager(&network.NullResourceManager{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = replayer.Close() })
 	for _, s := range []*Stack{fresh, strict} {
 		connect(t, s.Host, stacks[0].Host)
 		connect(t, s.Host, stacks[1].Host)
-		connect(t, replayer.Host, s.Host)
+		connect(t, replayer, s.Host)
 	}
 	mFresh := join(t, fresh, pool, MembershipConfig{Mode: ModeHeartbeat, Interval: testInterval, MaxAge: 10 * time.Second})
 	mStrict := join(t, strict, pool, MembershipConfig{Mode: ModeHeartbeat, Interval: testInterval, MaxAge: 2 * time.Second})
@@ -312,7 +319,7 @@ func TestMembershipReplay(t *testing.T) {
 		return stateOf(mFresh, stacks[0].ID()) == StateAlive && stateOf(mStrict, stacks[0].ID()) == StateAlive
 	})
 	for _, s := range []*Stack{fresh, strict} {
-		sendRawPublish(t, replayer.Host, s.ID(), captured)
+		sendRawPublish(t, replayer, s.ID(), captured)
 	}
 	waitFor(t, 5*time.Second, "replay to be refused", func() bool {
 		return mFresh.Stats().Rejected[RejectStale] > 0 && mStrict.Stats().Rejected[RejectReplay] > 0
