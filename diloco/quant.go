@@ -3,6 +3,7 @@ package diloco
 import (
 	"encoding/binary"
 	"math"
+	"unsafe"
 )
 
 // Int8 wire encoding of one chunk of n float32 values (see the package doc
@@ -79,6 +80,14 @@ func int8Scale(src []byte) (float32, bool) {
 	return scale, true
 }
 
+// streamMinElems is the chunk size from which dequantize writes with
+// non-temporal stores: a chunk this large (256 KiB of results, half this
+// machine class's L2) is written once into a vector far larger than any
+// cache and read again only after the round, so loading each line before
+// overwriting it (a normal store's read-for-ownership) only doubles the
+// memory traffic. TestLabQuantThroughput: 0.45 -> 0.53 of memcpy.
+const streamMinElems = 64 << 10
+
 // dequantize decodes src into dst.
 func dequantize(dst []float32, src []byte, scale float32) {
 	var table [256]float32
@@ -87,7 +96,15 @@ func dequantize(dst []float32, src []byte, scale float32) {
 	}
 	q := src[int8Header : int8Header+len(dst)]
 	i := 0
-	if hasAVX2 && len(q) >= 8 {
+	if hasAVX2 && len(q) >= streamMinElems {
+		// scalar head up to a 32-byte boundary, as VMOVNTPS needs
+		for ; uintptr(unsafe.Pointer(&dst[i]))%32 != 0; i++ {
+			dst[i] = table[q[i]]
+		}
+		k := (len(q) - i) &^ 7
+		dequantStreamAVX2(&dst[i], &q[i], k, scale)
+		i += k
+	} else if hasAVX2 && len(q) >= 8 {
 		i = len(q) &^ 7
 		dequantAVX2(&dst[0], &q[0], i, scale, false)
 	}

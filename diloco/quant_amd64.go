@@ -17,3 +17,6 @@ func quantizeAVX2(dst *byte, src *float32, n int, inv float32)
 
 //go:noescape
 func dequantAVX2(dst *float32, src *byte, n int, scale float32, add bool)
+
+//go:noescape
+func dequantStreamAVX2(dst *float32, src *byte, n int, scale float32)

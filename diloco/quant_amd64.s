@@ -149,3 +149,29 @@ addloop:
 	JNZ addloop
 	VZEROUPPER
 	RET
+
+// func dequantStreamAVX2(dst *float32, src *byte, n int, scale float32)
+// n is a positive multiple of 8 and dst is 32-byte aligned. dequantAVX2's
+// set path with non-temporal stores: the result goes to memory without
+// first reading its cache lines (see dequantize).
+TEXT ·dequantStreamAVX2(SB), NOSPLIT, $0-28
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+	VBROADCASTSS scale+24(FP), Y15
+	MOVL $0x43000000, AX
+	MOVQ AX, X14
+	VPBROADCASTD X14, Y14
+streamloop:
+	VPMOVZXBD (SI), Y0
+	VCVTDQ2PS Y0, Y0
+	VSUBPS Y14, Y0, Y0
+	VMULPS Y15, Y0, Y0
+	VMOVNTPS Y0, (DI)
+	ADDQ $8, SI
+	ADDQ $32, DI
+	SUBQ $8, CX
+	JNZ streamloop
+	SFENCE
+	VZEROUPPER
+	RET
