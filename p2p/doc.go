@@ -3,9 +3,26 @@
 // NAT traversal (AutoNAT, circuit relay v2, hole punching), a private Kademlia
 // DHT under the /openpool protocol prefix, per-pool rendezvous through
 // provider records, gossipsub with strict signing and peer scoring, and pool
-// membership through signed heartbeats and deathrattles.
+// membership: SWIM with Lifeguard's refinements by default (swim.go), or
+// signed heartbeats and deathrattles (ModeHeartbeat, below).
 //
-// # Membership
+// # NAT traversal
+//
+// Bootstrap nodes run the circuit relay v2 service and the AutoNAT service,
+// and declare themselves publicly reachable (go-libp2p starts the relay
+// service only then, and AutoNAT cannot confirm a private address). Every
+// node with NAT traversal on answers AutoNAT dial-backs and punches holes
+// (DCUtR). Behind a NAT, a node reserves a slot on its bootstrap relays and
+// advertises the circuit addresses: go-libp2p's auto relay does this for
+// bootstrap nodes with public addresses once AutoNAT finds the node private;
+// the relay keeper (relay.go) does it for bootstrap nodes with private
+// addresses (a LAN or data-centre swarm, the network lab), where AutoNAT
+// never decides and auto relay would advertise nothing. A relayed connection
+// carries what the relay allows (by default 128 KiB each way per 2 minutes)
+// until hole punching replaces it with a direct one; hole punching needs
+// public addresses.
+//
+// # Membership (ModeHeartbeat)
 //
 // Every member of a pool publishes a Heartbeat on the pool's membership topic
 // every Interval (default 2 s). A member that leaves cleanly publishes a

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -19,6 +20,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/metrics"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/p2p/host/autorelay"
 	rcmgr "github.com/libp2p/go-libp2p/p2p/host/resource-manager"
 	"github.com/libp2p/go-libp2p/p2p/net/connmgr"
 	quic "github.com/libp2p/go-libp2p/p2p/transport/quic"
@@ -49,7 +51,13 @@ type Config struct {
 	// Bootstrap peers to dial first (with their /p2p/ component).
 	Bootstrap []peer.AddrInfo
 	// BootstrapNode runs the DHT in server mode and offers circuit relay v2,
-	// AutoNAT and gossipsub peer exchange to others.
+	// AutoNAT and gossipsub peer exchange to others. A bootstrap node is
+	// reachable by definition (the others dial it first), so it declares
+	// itself publicly reachable instead of waiting for AutoNAT to agree:
+	// go-libp2p starts the relay service only on a public node, and AutoNAT
+	// only tests public IP addresses, so a bootstrap node on a private
+	// network (a LAN or data-centre swarm, the network lab) would otherwise
+	// never relay, and nodes behind NAT could never reach each other.
 	BootstrapNode bool
 	// NAT enables the client side of NAT traversal: AutoNAT v2, relay
 	// reservations on the bootstrap nodes (auto relay) and hole punching.
@@ -164,6 +172,7 @@ func NewStack(cfg Config) (*Stack, error) {
 		}
 	}
 	bw := metrics.NewBandwidthCounter()
+	var keeper *relayKeeper
 	opts := []libp2p.Option{
 		libp2p.ListenAddrs(listen...),
 		libp2p.Transport(tcp.NewTCPTransport),
@@ -177,7 +186,7 @@ func NewStack(cfg Config) (*Stack, error) {
 		opts = append(opts, libp2p.Identity(cfg.Identity))
 	}
 	if cfg.BootstrapNode {
-		opts = append(opts, libp2p.EnableRelayService(), libp2p.EnableNATService())
+		opts = append(opts, libp2p.EnableRelayService(), libp2p.EnableNATService(), libp2p.ForceReachabilityPublic())
 	}
 	if cfg.NAT {
 		// Every node answers AutoNAT dial-back requests (rate limited), so a
@@ -187,8 +196,26 @@ func NewStack(cfg Config) (*Stack, error) {
 		if !cfg.BootstrapNode {
 			opts = append(opts, libp2p.EnableNATService())
 		}
-		if !cfg.BootstrapNode && len(cfg.Bootstrap) > 0 {
-			opts = append(opts, libp2p.EnableAutoRelayWithStaticRelays(cfg.Bootstrap))
+		if !cfg.BootstrapNode {
+			// Auto relay for the bootstrap nodes with public addresses,
+			// the relay keeper (relay.go) for the others.
+			var public, private []peer.AddrInfo
+			for _, ai := range cfg.Bootstrap {
+				if isPrivateRelay(ai) {
+					private = append(private, ai)
+				} else {
+					public = append(public, ai)
+				}
+			}
+			if len(public) > 0 {
+				opts = append(opts, libp2p.EnableAutoRelayWithStaticRelays(public, autorelay.WithBackoff(relayBackoff)))
+			}
+			if len(private) > 0 {
+				keeper = newRelayKeeper(nil, private, log)
+				opts = append(opts, libp2p.AddrsFactory(func(addrs []ma.Multiaddr) []ma.Multiaddr {
+					return append(slices.Clip(addrs), keeper.Addrs()...)
+				}))
+			}
 		}
 	} else if !cfg.BootstrapNode {
 		opts = append(opts, libp2p.DisableRelay())
@@ -223,6 +250,14 @@ func NewStack(cfg Config) (*Stack, error) {
 	if err != nil {
 		s.Close()
 		return nil, err
+	}
+	if keeper != nil {
+		keeper.h = h
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			keeper.run(ctx)
+		}()
 	}
 	if len(cfg.Bootstrap) == 0 {
 		s.bootOnce.Do(func() { close(s.bootReady) })

@@ -232,6 +232,7 @@ func (s *swimState) run(ctx context.Context, runCtx context.Context) {
 			s.tick(ctx, runCtx, now)
 		case ev := <-addrs:
 			if e, ok := ev.(event.EvtLocalAddressesUpdated); ok && e.Diffs {
+				s.m.log.Debug("swim: local addresses changed; republishing the record", "addrs", s.m.h.Addrs())
 				s.m.mu.Lock()
 				s.dirty = true
 				s.m.mu.Unlock()

@@ -151,7 +151,7 @@ func finishInGroup(t *testing.T, procs []*Process, start time.Time, outer, group
 	for _, p := range procs {
 		steps := finish(t, p, start, outer)
 		if len(steps) == 0 || !strings.Contains(steps[len(steps)-1], want) || !strings.HasSuffix(steps[len(steps)-1], "applied") {
-			t.Errorf("node %d: last step %q, want it applied in a group of %d", p.Node.Index, steps, group)
+			t.Errorf("node %d: last step %q, want it applied in a group of %d; its last output:\n%s", p.Node.Index, steps, group, lastLines(p.Output(), 20))
 		}
 	}
 	sameWeights(t, procs)
@@ -160,10 +160,12 @@ func finishInGroup(t *testing.T, procs []*Process, start time.Time, outer, group
 // TestScenarioJoin: four workers (20 inner steps of 50 ms per outer step)
 // train 12 outer steps together, all direct; with node 4 behind its own
 // NAT (it can dial out, nobody can dial it); with nodes 3 and 4 each
-// behind its own NAT (they reach each other only through the bootstrap
-// node's relay and hole punching, which takes AutoNAT and a relay
-// reservation first: the early rounds fail and are skipped by everyone
-// until then); and with 1% loss on every link. A worker that starts late
+// behind its own NAT, both at 192.168.1.2 like two home networks (they
+// reach each other only through the bootstrap node's relay: the lab's
+// addresses are all private, so AutoNAT and hole punching, which need
+// public ones, stay idle, and the relay keeper of p2p reserves the slots;
+// rounds before the circuit addresses spread fail and are skipped by
+// everyone); and with 1% loss on every link. A worker that starts late
 // catches up with the pool's outer state, so it may run fewer steps; every
 // worker must end with its last step applied in the group of four, on the
 // same weights.
