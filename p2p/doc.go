@@ -19,8 +19,10 @@
 // addresses (a LAN or data-centre swarm, the network lab), where AutoNAT
 // never decides and auto relay would advertise nothing. A relayed connection
 // carries what the relay allows (by default 128 KiB each way per 2 minutes)
-// until hole punching replaces it with a direct one; hole punching needs
-// public addresses.
+// and only protocols that accept that (gossipsub does not), so a node that
+// was reached through a relay dials the other side back directly when it can
+// (connection reversal, relay.go), and hole punching replaces the relayed
+// connection between two NAT'd nodes where addresses are public.
 //
 // # Membership (ModeHeartbeat)
 //

@@ -169,3 +169,101 @@ func (k *relayKeeper) keep(ctx context.Context, ai peer.AddrInfo, lost <-chan st
 		wait = min(max(time.Until(rsvp.Expiration)/2, 10*time.Second), relayRefresh)
 	}
 }
+
+// reversalQueue bounds the peers waiting for a connection reversal; more
+// are dropped (the next relayed connection from them queues them again).
+const reversalQueue = 64
+
+// reversalEvery is the least time between two reversal attempts toward one
+// peer.
+const reversalEvery = time.Minute
+
+// connReversal dials back, directly, every peer that reached this node
+// through a relay. A relayed connection is limited (the relay cuts it after
+// its data or time limit) and carries only protocols that allow that, which
+// gossipsub does not: without a direct connection a node behind a NAT that
+// a public peer dialed through its circuit address would hear no gossip from
+// that peer until the relay ends the connection. The node behind the NAT can
+// dial out, so it opens the direct connection itself. Hole punching does the
+// same where it runs, but it needs public addresses on both sides.
+type connReversal struct {
+	h     host.Host
+	log   *slog.Logger
+	queue chan peer.ID
+
+	mu   sync.Mutex
+	last map[peer.ID]time.Time
+}
+
+func newConnReversal(h host.Host, log *slog.Logger) *connReversal {
+	return &connReversal{h: h, log: log, queue: make(chan peer.ID, reversalQueue), last: map[peer.ID]time.Time{}}
+}
+
+// offer queues p unless it was tried within reversalEvery or the queue is
+// full; it never blocks.
+func (c *connReversal) offer(p peer.ID, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if t, ok := c.last[p]; ok && now.Sub(t) < reversalEvery {
+		return
+	}
+	for q, t := range c.last { // bounded by the queue: entries expire
+		if now.Sub(t) >= reversalEvery {
+			delete(c.last, q)
+		}
+	}
+	select {
+	case c.queue <- p:
+		c.last[p] = now
+	default:
+	}
+}
+
+// run queues a peer once identify has run on its inbound relayed
+// connection (so that its addresses are known) and dials the queued peers
+// one at a time, until ctx ends. The event loop never waits for a dial: a
+// slow event subscriber would hold up identify for every connection.
+func (c *connReversal) run(ctx context.Context) {
+	sub, err := c.h.EventBus().Subscribe(new(event.EvtPeerIdentificationCompleted))
+	if err != nil {
+		c.log.Warn("connection reversal: subscribe", "err", err)
+		return
+	}
+	defer func() { _ = sub.Close() }()
+	done := make(chan struct{})
+	defer func() { <-done }()
+	go func() {
+		defer close(done)
+		c.dial(ctx)
+	}()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ev := <-sub.Out():
+			if e, ok := ev.(event.EvtPeerIdentificationCompleted); ok && e.Conn != nil &&
+				e.Conn.Stat().Limited && e.Conn.Stat().Direction == network.DirInbound {
+				c.offer(e.Peer, time.Now())
+			}
+		}
+	}
+}
+
+func (c *connReversal) dial(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case p := <-c.queue:
+			if c.h.Network().Connectedness(p) == network.Connected {
+				continue // a direct connection exists already
+			}
+			dctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+			err := c.h.Connect(network.WithForceDirectDial(dctx, "connection reversal"), peer.AddrInfo{ID: p})
+			cancel()
+			if err != nil && ctx.Err() == nil {
+				c.log.Debug("connection reversal failed", "peer", p, "err", err)
+			}
+		}
+	}
+}

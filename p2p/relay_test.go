@@ -2,6 +2,7 @@ package p2p
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -24,8 +25,9 @@ func circuitOnly(addrs []ma.Multiaddr) []ma.Multiaddr {
 // TestNATNodeReservesRelayOnPrivateNetwork: on a network of private
 // addresses (loopback here, 10.0.0.0/8 in the lab) AutoNAT v1 never decides
 // a reachability, yet a node with NAT traversal on must reserve a slot on its
-// bootstrap relay and advertise the circuit address, and another node must
-// reach it through that address alone.
+// bootstrap relay and advertise the circuit address, another node must reach
+// it through that address alone, and the NAT'd node must then dial that
+// node back directly.
 func TestNATNodeReservesRelayOnPrivateNetwork(t *testing.T) {
 	boot := newTestStack(t, Config{BootstrapNode: true})
 	bootInfo := []peer.AddrInfo{{ID: boot.ID(), Addrs: boot.Host.Addrs()}}
@@ -67,11 +69,20 @@ func TestNATNodeReservesRelayOnPrivateNetwork(t *testing.T) {
 			}
 		}
 		conns := other.Host.Network().ConnsToPeer(natted.ID())
-		if len(conns) == 0 || circuitOnly([]ma.Multiaddr{conns[0].RemoteMultiaddr()}) == nil {
+		if !slices.ContainsFunc(conns, func(c network.Conn) bool { return c.Stat().Limited }) {
 			t.Fatalf("connections %v, want one through the relay", conns)
 		}
 	}
 	viaRelay()
+	// The NAT'd node dials back directly (connection reversal), so that
+	// protocols that refuse limited connections, such as gossipsub, work.
+	for other.Host.Network().Connectedness(natted.ID()) != network.Connected {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("no direct connection after the relayed one: %v", other.Host.Network().ConnsToPeer(natted.ID()))
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 	// The relay forgets the reservation when the NAT'd node disconnects;
 	// the keeper must reserve again (the relay refuses circuits to a peer
 	// without one).

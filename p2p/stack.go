@@ -251,6 +251,14 @@ func NewStack(cfg Config) (*Stack, error) {
 		s.Close()
 		return nil, err
 	}
+	if cfg.NAT {
+		rev := newConnReversal(h, log)
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			rev.run(ctx)
+		}()
+	}
 	if keeper != nil {
 		keeper.h = h
 		s.wg.Add(1)

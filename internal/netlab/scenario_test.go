@@ -165,7 +165,9 @@ func finishInGroup(t *testing.T, procs []*Process, start time.Time, outer, group
 // addresses are all private, so AutoNAT and hole punching, which need
 // public ones, stay idle, and the relay keeper of p2p reserves the slots;
 // rounds before the circuit addresses spread fail and are skipped by
-// everyone); and with 1% loss on every link. A worker that starts late
+// everyone); and with 1% loss on every link. A NAT'd node that a public
+// one reached through the relay dials it back directly (connection
+// reversal), or gossip would wait for the relay to end the connection. A worker that starts late
 // catches up with the pool's outer state, so it may run fewer steps; every
 // worker must end with its last step applied in the group of four, on the
 // same weights.
