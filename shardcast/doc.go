@@ -46,7 +46,8 @@
 // A fetcher runs Parallel download workers (8). Each picks a source first,
 // at random with weight EMA(throughput) x EMA(success), α = 0.3, divided by
 // (1 + its requests in flight to that peer)², among the peers that have a
-// shard it needs (at most 2 requests in flight per peer; unmeasured peers
+// shard it needs (at most 1 request in flight per peer when there are at
+// least Parallel such peers, else 2; unmeasured peers
 // get the best known weight, so new peers are tried; 10 % of picks are
 // uniform), and then the rarest shard that source has. A shard that stalls
 // (no byte for StallTimeout) continues as a byte range from another source;

@@ -282,7 +282,7 @@ func New(h host.Host, ps *pubsub.PubSub, st *Store, pool string, owner crypto.Pu
 	s := &Service{
 		h: h, ps: ps, store: st, pool: pool, proto: Protocol(pool), owner: owner, cfg: cfg,
 		log:     cfg.log.With("pool", pool),
-		src:     newSources(cfg.seed),
+		src:     newSources(cfg.seed, cfg.parallel),
 		slots:   make(chan struct{}, cfg.uploadSlots),
 		tracked: map[cid.Cid]*tracked{},
 		index:   map[cid.Cid][]shardRef{},
