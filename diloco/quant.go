@@ -88,6 +88,13 @@ func int8Scale(src []byte) (float32, bool) {
 // memory traffic. TestLabQuantThroughput: 0.45 -> 0.53 of memcpy.
 const streamMinElems = 64 << 10
 
+// Modes of dequantAVX2.
+const (
+	dqSet    uint8 = iota // dst = v
+	dqAdd                 // dst += v
+	dqStream              // dst = v, non-temporal stores (dst 32-byte aligned)
+)
+
 // dequantize decodes src into dst.
 func dequantize(dst []float32, src []byte, scale float32) {
 	var table [256]float32
@@ -102,11 +109,11 @@ func dequantize(dst []float32, src []byte, scale float32) {
 			dst[i] = table[q[i]]
 		}
 		k := (len(q) - i) &^ 7
-		dequantStreamAVX2(&dst[i], &q[i], k, scale)
+		dequantAVX2(&dst[i], &q[i], k, scale, dqStream)
 		i += k
 	} else if hasAVX2 && len(q) >= 8 {
 		i = len(q) &^ 7
-		dequantAVX2(&dst[0], &q[0], i, scale, false)
+		dequantAVX2(&dst[0], &q[0], i, scale, dqSet)
 	}
 	for ; i+8 <= len(q); i += 8 {
 		s := q[i : i+8 : i+8]
@@ -129,7 +136,7 @@ func dequantizeAdd(dst []float32, src []byte, scale float32) {
 	i := 0
 	if hasAVX2 && len(q) >= 8 {
 		i = len(q) &^ 7
-		dequantAVX2(&dst[0], &q[0], i, scale, true)
+		dequantAVX2(&dst[0], &q[0], i, scale, dqAdd)
 	}
 	for ; i+4 <= len(q); i += 4 {
 		s := q[i : i+4 : i+4]

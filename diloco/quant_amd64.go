@@ -16,7 +16,4 @@ func absmaxAVX2(src *float32, n int) uint32
 func quantizeAVX2(dst *byte, src *float32, n int, inv float32)
 
 //go:noescape
-func dequantAVX2(dst *float32, src *byte, n int, scale float32, add bool)
-
-//go:noescape
-func dequantStreamAVX2(dst *float32, src *byte, n int, scale float32)
+func dequantAVX2(dst *float32, src *byte, n int, scale float32, mode uint8)

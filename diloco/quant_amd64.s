@@ -111,8 +111,11 @@ qdone:
 	VZEROUPPER
 	RET
 
-// func dequantAVX2(dst *float32, src *byte, n int, scale float32, add bool)
-// n is a positive multiple of 8. v = float32(u-128)*scale; dst = v or dst + v.
+// func dequantAVX2(dst *float32, src *byte, n int, scale float32, mode uint8)
+// n is a positive multiple of 8. v = float32(u-128)*scale; dst = v
+// (dqSet), dst + v (dqAdd), or v with non-temporal stores (dqStream: dst
+// 32-byte aligned; the result goes to memory without first reading its
+// cache lines, see dequantize).
 TEXT ·dequantAVX2(SB), NOSPLIT, $0-29
 	MOVQ dst+0(FP), DI
 	MOVQ src+8(FP), SI
@@ -121,9 +124,11 @@ TEXT ·dequantAVX2(SB), NOSPLIT, $0-29
 	MOVL $0x43000000, AX
 	MOVQ AX, X14
 	VPBROADCASTD X14, Y14
-	MOVBLZX add+28(FP), DX
-	TESTQ DX, DX
-	JNZ addloop
+	MOVBLZX mode+28(FP), DX
+	CMPQ DX, $1
+	JEQ addloop
+	CMPQ DX, $2
+	JEQ streamloop
 setloop:
 	VPMOVZXBD (SI), Y0
 	VCVTDQ2PS Y0, Y0
@@ -149,19 +154,6 @@ addloop:
 	JNZ addloop
 	VZEROUPPER
 	RET
-
-// func dequantStreamAVX2(dst *float32, src *byte, n int, scale float32)
-// n is a positive multiple of 8 and dst is 32-byte aligned. dequantAVX2's
-// set path with non-temporal stores: the result goes to memory without
-// first reading its cache lines (see dequantize).
-TEXT ·dequantStreamAVX2(SB), NOSPLIT, $0-28
-	MOVQ dst+0(FP), DI
-	MOVQ src+8(FP), SI
-	MOVQ n+16(FP), CX
-	VBROADCASTSS scale+24(FP), Y15
-	MOVL $0x43000000, AX
-	MOVQ AX, X14
-	VPBROADCASTD X14, Y14
 streamloop:
 	VPMOVZXBD (SI), Y0
 	VCVTDQ2PS Y0, Y0

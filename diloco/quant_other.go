@@ -4,7 +4,6 @@ package diloco
 
 const hasAVX2 = false
 
-func absmaxAVX2(*float32, int) uint32                 { panic("unreachable") }
-func quantizeAVX2(*byte, *float32, int, float32)      { panic("unreachable") }
-func dequantAVX2(*float32, *byte, int, float32, bool) { panic("unreachable") }
-func dequantStreamAVX2(*float32, *byte, int, float32) { panic("unreachable") }
+func absmaxAVX2(*float32, int) uint32                  { panic("unreachable") }
+func quantizeAVX2(*byte, *float32, int, float32)       { panic("unreachable") }
+func dequantAVX2(*float32, *byte, int, float32, uint8) { panic("unreachable") }
