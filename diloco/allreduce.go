@@ -40,6 +40,8 @@ type Ring struct {
 	mu       sync.Mutex
 	sessions map[[32]byte]*session
 	changed  chan struct{} // closed and replaced when sessions changes
+
+	relayWarned sync.Map // peer.ID -> struct{}: warned once that rounds to it are relayed
 }
 
 type ringConfig struct {
@@ -445,6 +447,16 @@ func (l *lane) send(ctx context.Context) error {
 	cancel()
 	if err != nil {
 		return blame(fmt.Errorf("open stream: %w", err))
+	}
+	// Two nodes behind NATs that cannot punch a hole: the relay cuts the
+	// connection at its limits (go-libp2p's default 128 KiB each way), so
+	// a round larger than that fails and is redone without one of them.
+	// Said once per peer.
+	if st.Conn().Stat().Limited {
+		if _, seen := s.ring.relayWarned.LoadOrStore(s.right, struct{}{}); !seen {
+			s.ring.cfg.log.Warn("diloco: all-reduce to this peer goes through a relay; the relay's data limit may cut the round",
+				"peer", s.right, "addr", st.Conn().RemoteMultiaddr())
+		}
 	}
 	stop := context.AfterFunc(ctx, func() { _ = st.Reset() })
 	defer stop()
