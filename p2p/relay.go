@@ -43,7 +43,6 @@ func isPrivateRelay(ai peer.AddrInfo) bool {
 // always reserves; dialers try circuit addresses only after direct ones
 // (go-libp2p's dial ranking), so a reachable node loses nothing.
 type relayKeeper struct {
-	h      host.Host
 	relays []peer.AddrInfo
 	log    *slog.Logger
 
@@ -51,8 +50,8 @@ type relayKeeper struct {
 	addrs map[peer.ID][]ma.Multiaddr // circuit addresses of held reservations
 }
 
-func newRelayKeeper(h host.Host, relays []peer.AddrInfo, log *slog.Logger) *relayKeeper {
-	return &relayKeeper{h: h, relays: relays, log: log, addrs: map[peer.ID][]ma.Multiaddr{}}
+func newRelayKeeper(relays []peer.AddrInfo, log *slog.Logger) *relayKeeper {
+	return &relayKeeper{relays: relays, log: log, addrs: map[peer.ID][]ma.Multiaddr{}}
 }
 
 // Addrs returns the circuit addresses of the reservations held now.
@@ -66,14 +65,18 @@ func (k *relayKeeper) Addrs() []ma.Multiaddr {
 	return out
 }
 
-func (k *relayKeeper) set(p peer.ID, addrs []ma.Multiaddr) {
+// set records the circuit addresses through relay p (nil: no reservation)
+// and says whether a reservation was held before.
+func (k *relayKeeper) set(p peer.ID, addrs []ma.Multiaddr) (held bool) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
+	_, held = k.addrs[p]
 	if addrs == nil {
 		delete(k.addrs, p)
 	} else {
 		k.addrs[p] = addrs
 	}
+	return held
 }
 
 // circuitAddrs are the relay's direct addresses followed by
@@ -99,8 +102,8 @@ func circuitAddrs(relay peer.AddrInfo) []ma.Multiaddr {
 // reservation of a peer that disconnects); failures back off from 2 s to
 // relayBackoff. The host's address change is noticed by its address
 // manager's next poll (5 s), which republishes the node's records.
-func (k *relayKeeper) run(ctx context.Context) {
-	sub, err := k.h.EventBus().Subscribe(new(event.EvtPeerConnectednessChanged))
+func (k *relayKeeper) run(ctx context.Context, h host.Host) {
+	sub, err := h.EventBus().Subscribe(new(event.EvtPeerConnectednessChanged))
 	if err != nil {
 		k.log.Warn("relay keeper: subscribe", "err", err)
 		return
@@ -114,7 +117,7 @@ func (k *relayKeeper) run(ctx context.Context) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			k.keep(ctx, ai, ch)
+			k.keep(ctx, h, ai, ch)
 		}()
 	}
 	defer wg.Wait()
@@ -134,8 +137,9 @@ func (k *relayKeeper) run(ctx context.Context) {
 	}
 }
 
-func (k *relayKeeper) keep(ctx context.Context, ai peer.AddrInfo, lost <-chan struct{}) {
+func (k *relayKeeper) keep(ctx context.Context, h host.Host, ai peer.AddrInfo, lost <-chan struct{}) {
 	defer k.set(ai.ID, nil)
+	circuit := circuitAddrs(ai)
 	backoff := 2 * time.Second
 	var wait time.Duration
 	for {
@@ -150,7 +154,7 @@ func (k *relayKeeper) keep(ctx context.Context, ai peer.AddrInfo, lost <-chan st
 		case <-timer.C:
 		}
 		rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		rsvp, err := client.Reserve(rctx, k.h, ai)
+		rsvp, err := client.Reserve(rctx, h, ai)
 		cancel()
 		if err != nil {
 			if ctx.Err() != nil {
@@ -161,10 +165,9 @@ func (k *relayKeeper) keep(ctx context.Context, ai peer.AddrInfo, lost <-chan st
 			wait, backoff = backoff, min(2*backoff, relayBackoff)
 			continue
 		}
-		if k.Addrs() == nil {
+		if !k.set(ai.ID, circuit) {
 			k.log.Debug("relay reservation held", "relay", ai.ID, "until", rsvp.Expiration)
 		}
-		k.set(ai.ID, circuitAddrs(ai))
 		backoff = 2 * time.Second
 		wait = min(max(time.Until(rsvp.Expiration)/2, 10*time.Second), relayRefresh)
 	}

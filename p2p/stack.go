@@ -59,8 +59,10 @@ type Config struct {
 	// network (a LAN or data-centre swarm, the network lab) would otherwise
 	// never relay, and nodes behind NAT could never reach each other.
 	BootstrapNode bool
-	// NAT enables the client side of NAT traversal: AutoNAT v2, relay
-	// reservations on the bootstrap nodes (auto relay) and hole punching.
+	// NAT enables the client side of NAT traversal: AutoNAT, relay
+	// reservations on the bootstrap nodes (auto relay, or the relay keeper
+	// for bootstrap nodes with private addresses), hole punching and
+	// connection reversal (relay.go).
 	// Off on loopback-only test swarms.
 	NAT bool
 	// UPnP asks the home router for a port mapping. It sends multicast on
@@ -211,7 +213,7 @@ func NewStack(cfg Config) (*Stack, error) {
 				opts = append(opts, libp2p.EnableAutoRelayWithStaticRelays(public, autorelay.WithBackoff(relayBackoff)))
 			}
 			if len(private) > 0 {
-				keeper = newRelayKeeper(nil, private, log)
+				keeper = newRelayKeeper(private, log)
 				opts = append(opts, libp2p.AddrsFactory(func(addrs []ma.Multiaddr) []ma.Multiaddr {
 					return append(slices.Clip(addrs), keeper.Addrs()...)
 				}))
@@ -260,11 +262,10 @@ func NewStack(cfg Config) (*Stack, error) {
 		}()
 	}
 	if keeper != nil {
-		keeper.h = h
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
-			keeper.run(ctx)
+			keeper.run(ctx, h)
 		}()
 	}
 	if len(cfg.Bootstrap) == 0 {
