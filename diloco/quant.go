@@ -84,8 +84,8 @@ func int8Scale(src []byte) (float32, bool) {
 // non-temporal stores: a chunk this large (256 KiB of results, half this
 // machine class's L2) is written once into a vector far larger than any
 // cache and read again only after the round, so loading each line before
-// overwriting it (a normal store's read-for-ownership) only doubles the
-// memory traffic. TestLabQuantThroughput on a 2-core EPYC: 0.45 -> 0.54-0.59
+// overwriting it (a normal store's read-for-ownership) only adds a read
+// of every line. TestLabQuantThroughput on a 2-core EPYC: 0.45 -> 0.54-0.59
 // of memcpy.
 const streamMinElems = 64 << 10
 
