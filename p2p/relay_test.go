@@ -98,3 +98,40 @@ func TestNATNodeReservesRelayOnPrivateNetwork(t *testing.T) {
 	}
 	viaRelay()
 }
+
+// TestRelaySplit: bootstrap relays with any public address go to go-libp2p's
+// auto relay; the others to the relay keeper, whose circuit addresses are
+// the relay's direct addresses followed by /p2p/<relay>/p2p-circuit.
+func TestRelaySplit(t *testing.T) {
+	id, err := peer.Decode("12D3KooWGNtMP5PPTEZcEr6wPBBGJKXjxxhk7Z4vw1CBhL7sMSoR")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addrs := func(ss ...string) []ma.Multiaddr {
+		var out []ma.Multiaddr
+		for _, s := range ss {
+			out = append(out, ma.StringCast(s))
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		addrs   []ma.Multiaddr
+		private bool
+	}{
+		{addrs("/ip4/10.77.1.2/tcp/4001"), true},
+		{addrs("/ip4/127.0.0.1/tcp/4001", "/ip4/192.168.1.5/udp/4001/quic-v1"), true},
+		{addrs("/ip4/10.0.0.2/tcp/4001", "/ip4/203.0.114.7/tcp/4001"), false},
+		{addrs("/dns4/boot.example.org/tcp/4001"), false},
+	} {
+		ai := peer.AddrInfo{ID: id, Addrs: tc.addrs}
+		if got := isPrivateRelay(ai); got != tc.private {
+			t.Errorf("%v: private %v, want %v", tc.addrs, got, tc.private)
+		}
+	}
+	relay := peer.AddrInfo{ID: id, Addrs: addrs("/ip4/10.77.1.2/tcp/4001", "/ip4/10.9.9.9/tcp/1/p2p/"+id.String()+"/p2p-circuit")}
+	got := circuitAddrs(relay)
+	want := "/ip4/10.77.1.2/tcp/4001/p2p/" + id.String() + "/p2p-circuit"
+	if len(got) != 1 || got[0].String() != want {
+		t.Fatalf("circuit addresses %v, want [%s] (a relay's own circuit address is skipped)", got, want)
+	}
+}
