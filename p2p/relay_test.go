@@ -135,3 +135,27 @@ func TestRelaySplit(t *testing.T) {
 		t.Fatalf("circuit addresses %v, want [%s] (a relay's own circuit address is skipped)", got, want)
 	}
 }
+
+// TestConnReversalOffer: a peer is queued at most once per reversalEvery,
+// and offers beyond the queue's bound are dropped without blocking.
+func TestConnReversalOffer(t *testing.T) {
+	c := &connReversal{queue: make(chan peer.ID, 2), last: map[peer.ID]time.Time{}}
+	now := time.Now()
+	c.offer("a", now)
+	c.offer("a", now.Add(reversalEvery/2)) // too soon
+	c.offer("b", now)
+	c.offer("c", now) // queue full: dropped, not remembered
+	if got := len(c.queue); got != 2 {
+		t.Fatalf("queued %d, want 2 (a once, b)", got)
+	}
+	<-c.queue
+	<-c.queue
+	c.offer("c", now) // room again, and c was not remembered
+	c.offer("a", now.Add(reversalEvery))
+	if got := len(c.queue); got != 2 {
+		t.Fatalf("queued %d, want 2 (c, then a after reversalEvery)", got)
+	}
+	if _, ok := c.last["a"]; !ok || len(c.last) != 1 {
+		t.Fatalf("remembers %v, want only a (b and c expired)", c.last)
+	}
+}
