@@ -108,8 +108,11 @@ func (k *relayKeeper) run(ctx context.Context, h host.Host) {
 		k.log.Warn("relay keeper: subscribe", "err", err)
 		return
 	}
-	defer func() { _ = sub.Close() }()
 	var wg sync.WaitGroup
+	// Close the subscription before waiting: the event bus blocks on a
+	// subscriber that stops reading.
+	defer wg.Wait()
+	defer func() { _ = sub.Close() }()
 	lost := make(map[peer.ID]chan struct{}, len(k.relays))
 	for _, ai := range k.relays {
 		ch := make(chan struct{}, 1)
@@ -120,7 +123,6 @@ func (k *relayKeeper) run(ctx context.Context, h host.Host) {
 			k.keep(ctx, h, ai, ch)
 		}()
 	}
-	defer wg.Wait()
 	for {
 		select {
 		case <-ctx.Done():
@@ -232,9 +234,9 @@ func (c *connReversal) run(ctx context.Context) {
 		c.log.Warn("connection reversal: subscribe", "err", err)
 		return
 	}
-	defer func() { _ = sub.Close() }()
 	done := make(chan struct{})
 	defer func() { <-done }()
+	defer func() { _ = sub.Close() }() // first: see relayKeeper.run
 	go func() {
 		defer close(done)
 		c.dial(ctx)
