@@ -183,6 +183,11 @@ const reversalQueue = 64
 // peer.
 const reversalEvery = time.Minute
 
+// reversalRemember bounds the peers remembered as recently tried: offers
+// beyond it are dropped until entries expire, whatever the rate of relayed
+// connections.
+const reversalRemember = 4096
+
 // connReversal dials back, directly, every peer that reached this node
 // through a relay. A relayed connection is limited (the relay cuts it after
 // its data or time limit) and carries only protocols that allow that, which
@@ -204,18 +209,22 @@ func newConnReversal(h host.Host, log *slog.Logger) *connReversal {
 	return &connReversal{h: h, log: log, queue: make(chan peer.ID, reversalQueue), last: map[peer.ID]time.Time{}}
 }
 
-// offer queues p unless it was tried within reversalEvery or the queue is
-// full; it never blocks.
+// offer queues p unless it was tried within reversalEvery, the queue is
+// full or reversalRemember peers were tried within reversalEvery; it never
+// blocks.
 func (c *connReversal) offer(p peer.ID, now time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if t, ok := c.last[p]; ok && now.Sub(t) < reversalEvery {
 		return
 	}
-	for q, t := range c.last { // bounded by the queue: entries expire
+	for q, t := range c.last {
 		if now.Sub(t) >= reversalEvery {
 			delete(c.last, q)
 		}
+	}
+	if len(c.last) >= reversalRemember {
+		return
 	}
 	select {
 	case c.queue <- p:

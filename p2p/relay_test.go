@@ -2,6 +2,7 @@ package p2p
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -157,5 +158,18 @@ func TestConnReversalOffer(t *testing.T) {
 	}
 	if _, ok := c.last["a"]; !ok || len(c.last) != 1 {
 		t.Fatalf("remembers %v, want only a (b and c expired)", c.last)
+	}
+	// However many peers come through relays, at most reversalRemember
+	// are remembered.
+	c = &connReversal{queue: make(chan peer.ID, 1), last: map[peer.ID]time.Time{}}
+	for i := range reversalRemember + 10 {
+		c.offer(peer.ID(fmt.Sprint("p", i)), now)
+		select {
+		case <-c.queue:
+		default:
+		}
+	}
+	if len(c.last) != reversalRemember {
+		t.Fatalf("remembers %d peers, want %d", len(c.last), reversalRemember)
 	}
 }
