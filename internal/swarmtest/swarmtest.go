@@ -5,6 +5,7 @@ package swarmtest
 
 import (
 	"context"
+	"github.com/openpool/openpool/p2p"
 	"testing"
 	"time"
 
@@ -23,6 +24,7 @@ func Hosts(t testing.TB, n int) []host.Host {
 	for i := range hs {
 		h, err := libp2p.New(
 			libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"),
+			p2p.Security(), // the secure channels nodes run
 			libp2p.DisableRelay(),
 			libp2p.ResourceManager(&network.NullResourceManager{}), // default limits are too tight for dozens of hosts in one process
 		)
