@@ -169,5 +169,10 @@ func benchTransfer(b *testing.B, size int) {
 	b.ReportMetric(shardM/rawM, "ratio")
 	b.ReportMetric(streamM/rawM, "stream/tcp")
 	b.ReportMetric(shardM/streamM, "shard/stream")
+	// The most any transport that encrypts with AES-GCM, and a receiver
+	// that checks SHA-256, can reach against raw TCP when both ends are
+	// CPU-bound, from CPU costs measured now on this machine.
+	b.ReportMetric(swarmtest.EncryptedCeiling(b, median(rawCPU), int64(size), 0), "aesgcm-ceiling")
+	b.ReportMetric(swarmtest.EncryptedCeiling(b, median(rawCPU), int64(size), swarmtest.SHA256CostPerByte(b)), "aesgcm+sha256-ceiling")
 	b.SetBytes(int64(size))
 }
