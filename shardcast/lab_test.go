@@ -2,7 +2,7 @@
 
 package shardcast
 
-// The network lab: every node is a labnode process in its own Linux network
+// The network lab (internal/bridgelab): every node is a labnode process in its own Linux network
 // namespace, attached by a veth pair to a bridge in a switch namespace. Both
 // ends of every veth are shaped with tc tbf to the same rate B, so each node
 // has B up and B down. Nothing outside these namespaces is touched; they
@@ -16,11 +16,8 @@ package shardcast
 // (extra labnode flags for every node / the publisher).
 
 import (
-	"bufio"
 	"encoding/hex"
 	"fmt"
-	"io"
-	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -30,6 +27,8 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/crypto"
+
+	"github.com/openpool/openpool/internal/bridgelab"
 )
 
 func envInt(name string, def int) int {
@@ -39,30 +38,24 @@ func envInt(name string, def int) int {
 	return def
 }
 
+// lab is a bridgelab star with one labnode per node.
 type lab struct {
 	t      *testing.T
-	tag    string
-	sw     string
-	nodes  []string // namespace names
-	ips    []string
+	bl     *bridgelab.Lab
 	procs  []*labProc
 	binary string
 }
 
 type labProc struct {
-	cmd   *exec.Cmd
-	in    io.WriteCloser
-	lines chan string
-	id    string
-	addr  string
+	*bridgelab.Proc
+	id, addr string
 }
 
-func sh(t *testing.T, args ...string) {
+func (p *labProc) send(t *testing.T, line string) { t.Helper(); p.Send(t, line) }
+
+func (p *labProc) expect(t *testing.T, prefix string, timeout time.Duration) string {
 	t.Helper()
-	out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
-	}
+	return p.Expect(t, prefix, timeout)
 }
 
 func buildLabNode(t *testing.T) string {
@@ -75,71 +68,14 @@ func buildLabNode(t *testing.T) string {
 	return bin
 }
 
-// newLab creates n node namespaces on a shaped star around a bridge.
+// newLab creates n nodes on a star of links shaped to mbit Mbit/s.
 func newLab(t *testing.T, n int, mbit int) *lab {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("the lab needs root")
-	}
-	if _, err := exec.LookPath("tc"); err != nil {
-		t.Skip("the lab needs tc")
-	}
-	l := &lab{t: t, tag: fmt.Sprintf("sc%04x", rand.IntN(1<<16))}
-	l.sw = l.tag + "sw"
-	t.Cleanup(l.destroy)
-	sh(t, "ip", "netns", "add", l.sw)
-	sh(t, "ip", "-n", l.sw, "link", "add", "br0", "type", "bridge")
-	sh(t, "ip", "-n", l.sw, "link", "set", "br0", "up")
-	rate := fmt.Sprintf("%dmbit", mbit)
-	// The burst must hold a few full-size segments at this rate; the queue
-	// (latency) bounds how much TCP can buffer in the shaper.
-	burst := fmt.Sprintf("%dkb", max(64, mbit/8))
-	queue := fmt.Sprintf("%dms", envInt("SHARDCAST_LAB_QUEUE_MS", 50))
-	for i := range n {
-		ns := fmt.Sprintf("%sn%d", l.tag, i)
-		host := fmt.Sprintf("%sh%d", l.tag, i)
-		port := fmt.Sprintf("%sp%d", l.tag, i)
-		ip := fmt.Sprintf("10.77.%d.%d", (i+1)/250, (i+1)%250+1)
-		l.nodes = append(l.nodes, ns)
-		l.ips = append(l.ips, ip)
-		sh(t, "ip", "netns", "add", ns)
-		sh(t, "ip", "-n", ns, "link", "add", host, "type", "veth", "peer", "name", port, "netns", l.sw)
-		sh(t, "ip", "-n", ns, "addr", "add", ip+"/16", "dev", host)
-		sh(t, "ip", "-n", ns, "link", "set", host, "up")
-		sh(t, "ip", "-n", ns, "link", "set", "lo", "up")
-		sh(t, "ip", "-n", l.sw, "link", "set", port, "master", "br0")
-		sh(t, "ip", "-n", l.sw, "link", "set", port, "up")
-		sh(t, "ip", "netns", "exec", ns, "tc", "qdisc", "add", "dev", host, "root", "tbf", "rate", rate, "burst", burst, "latency", queue)
-		sh(t, "ip", "netns", "exec", l.sw, "tc", "qdisc", "add", "dev", port, "root", "tbf", "rate", rate, "burst", burst, "latency", queue)
+	l := &lab{t: t, bl: bridgelab.New(t, n, mbit, time.Duration(envInt("SHARDCAST_LAB_QUEUE_MS", 50))*time.Millisecond)}
+	if os.Getenv("SHARDCAST_LAB_TCSTATS") != "" && n > 1 {
+		t.Cleanup(func() { fmt.Print(l.bl.TCStats(0), l.bl.TCStats(1)) }) // runs before the lab's own cleanup
 	}
 	return l
-}
-
-func (l *lab) destroy() {
-	if os.Getenv("SHARDCAST_LAB_TCSTATS") != "" && len(l.nodes) > 1 {
-		for _, i := range []int{0, 1} {
-			out, _ := exec.Command("ip", "netns", "exec", l.nodes[i], "tc", "-s", "qdisc", "show", "dev", fmt.Sprintf("%sh%d", l.tag, i)).CombinedOutput()
-			fmt.Printf("node %d uplink:\n%s", i, out)
-			out, _ = exec.Command("ip", "netns", "exec", l.sw, "tc", "-s", "qdisc", "show", "dev", fmt.Sprintf("%sp%d", l.tag, i)).CombinedOutput()
-			fmt.Printf("node %d downlink:\n%s", i, out)
-		}
-	}
-	for _, p := range l.procs {
-		if p != nil && p.cmd.Process != nil {
-			_, _ = io.WriteString(p.in, "QUIT\n")
-			done := make(chan struct{})
-			go func() { _ = p.cmd.Wait(); close(done) }()
-			select {
-			case <-done:
-			case <-time.After(5 * time.Second):
-				_ = p.cmd.Process.Kill()
-				<-done
-			}
-		}
-	}
-	for _, ns := range append(l.nodes, l.sw) {
-		_ = exec.Command("ip", "netns", "del", ns).Run()
-	}
 }
 
 // start runs labnode in every namespace; node 0 may publish.
@@ -154,9 +90,9 @@ func (l *lab) start(owner crypto.PrivKey, extra ...string) {
 	if err := os.WriteFile(keyFile, priv, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	for i, ns := range l.nodes {
-		args := []string{"netns", "exec", ns, l.binary,
-			"-listen", fmt.Sprintf("/ip4/%s/tcp/4001", l.ips[i]),
+	for i := range l.bl.Len() {
+		args := []string{l.binary,
+			"-listen", fmt.Sprintf("/ip4/%s/tcp/4001", l.bl.IP(i)),
 			"-owner", hex.EncodeToString(pub),
 			"-dir", filepath.Join(t.TempDir(), "store")}
 		if i == 0 {
@@ -164,53 +100,10 @@ func (l *lab) start(owner crypto.PrivKey, extra ...string) {
 			args = append(args, strings.Fields(os.Getenv("SHARDCAST_LAB_PUB_FLAGS"))...)
 		}
 		args = append(args, extra...)
-		cmd := exec.Command("ip", args...)
-		cmd.Stderr = os.Stderr
-		in, _ := cmd.StdinPipe()
-		out, _ := cmd.StdoutPipe()
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		p := &labProc{cmd: cmd, in: in, lines: make(chan string, 64)}
+		p := &labProc{Proc: l.bl.Start(t, i, args...)}
 		l.procs = append(l.procs, p)
-		go func() {
-			sc := bufio.NewScanner(out)
-			for sc.Scan() {
-				p.lines <- sc.Text()
-			}
-			close(p.lines)
-		}()
 		f := strings.Fields(p.expect(t, "READY", 30*time.Second))
 		p.id, p.addr = f[1], f[2]
-	}
-}
-
-func (p *labProc) send(t *testing.T, line string) {
-	t.Helper()
-	if _, err := io.WriteString(p.in, line+"\n"); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// expect waits for a line starting with prefix, failing on ERR.
-func (p *labProc) expect(t *testing.T, prefix string, timeout time.Duration) string {
-	t.Helper()
-	deadline := time.After(timeout)
-	for {
-		select {
-		case line, ok := <-p.lines:
-			if !ok {
-				t.Fatalf("labnode exited waiting for %s", prefix)
-			}
-			if strings.HasPrefix(line, "ERR") {
-				t.Fatalf("labnode: %s", line)
-			}
-			if strings.HasPrefix(line, prefix) {
-				return line
-			}
-		case <-deadline:
-			t.Fatalf("no %s within %v", prefix, timeout)
-		}
 	}
 }
 
@@ -293,11 +186,11 @@ func TestLabShardTransfer(t *testing.T) {
 	l.start(owner)
 	l.connectAll()
 	a, b := l.procs[0], l.procs[1]
-	a.send(t, fmt.Sprintf("RAWSERVE %s:5001 %d", l.ips[0], size))
+	a.send(t, fmt.Sprintf("RAWSERVE %s:5001 %d", l.bl.IP(0), size))
 	a.expect(t, "RAWSERVING", 10*time.Second)
 	var raws, shards []float64
 	for round := range 3 {
-		b.send(t, fmt.Sprintf("RAWGET %s:5001 %d", l.ips[0], size))
+		b.send(t, fmt.Sprintf("RAWGET %s:5001 %d", l.bl.IP(0), size))
 		f := strings.Fields(b.expect(t, "RAWGOT", 5*time.Minute))
 		ns, _ := strconv.ParseFloat(f[1], 64)
 		raws = append(raws, float64(size)/(ns/1e9))
@@ -336,15 +229,15 @@ func TestLabBidirectionalTCP(t *testing.T) {
 	l := newLab(t, 2, mbit)
 	l.start(newKey(t))
 	a, b := l.procs[0], l.procs[1]
-	a.send(t, fmt.Sprintf("RAWSERVE %s:5001 %d", l.ips[0], size))
+	a.send(t, fmt.Sprintf("RAWSERVE %s:5001 %d", l.bl.IP(0), size))
 	a.expect(t, "RAWSERVING", 10*time.Second)
-	b.send(t, fmt.Sprintf("RAWSERVE %s:5001 %d", l.ips[1], size))
+	b.send(t, fmt.Sprintf("RAWSERVE %s:5001 %d", l.bl.IP(1), size))
 	b.expect(t, "RAWSERVING", 10*time.Second)
 	for _, both := range []bool{false, true} {
 		if both {
-			a.send(t, fmt.Sprintf("RAWGET %s:5001 %d", l.ips[1], size))
+			a.send(t, fmt.Sprintf("RAWGET %s:5001 %d", l.bl.IP(1), size))
 		}
-		b.send(t, fmt.Sprintf("RAWGET %s:5001 %d", l.ips[0], size))
+		b.send(t, fmt.Sprintf("RAWGET %s:5001 %d", l.bl.IP(0), size))
 		f := strings.Fields(b.expect(t, "RAWGOT", 5*time.Minute))
 		ns, _ := strconv.ParseFloat(f[1], 64)
 		if both {
