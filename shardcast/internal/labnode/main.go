@@ -41,6 +41,7 @@ import (
 	libp2pyamux "github.com/libp2p/go-libp2p/p2p/muxer/yamux"
 	"github.com/libp2p/go-yamux/v5"
 
+	"github.com/openpool/openpool/p2p"
 	"github.com/openpool/openpool/shardcast"
 )
 
@@ -96,7 +97,8 @@ func run() error {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	hopts := []libp2p.Option{libp2p.ListenAddrStrings(*listen), libp2p.DisableRelay(), libp2p.ResourceManager(&network.NullResourceManager{})}
+	// The security a node runs (batched TLS, then Noise), so the lab measures it.
+	hopts := []libp2p.Option{libp2p.ListenAddrStrings(*listen), p2p.Security(), libp2p.DisableRelay(), libp2p.ResourceManager(&network.NullResourceManager{})}
 	if *windowKiB > 0 {
 		cfg := *(*yamux.Config)(libp2pyamux.DefaultTransport)
 		cfg.InitialStreamWindowSize = uint32(*windowKiB) << 10
