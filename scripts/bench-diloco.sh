@@ -10,12 +10,12 @@
 #   - the same bus bandwidth / raw TCP ring between the same processes in a
 #     network lab whose links are shaped by tc tbf (TestLabBusBandwidthShaped,
 #     needs root, ip and tc; skipped without): there the links, not the
-#     CPU, are the limit
+#     CPU, are the limit (it prints the machine's CPU busy to show it)
 #   - int8 quantize+dequantize throughput / memcpy of the same buffer
 #   - wire bytes per worker: data-parallel fp32 every step / DiLoCo int8 at H=500
 # Environment: DILOCO_BENCH_PEERS (default 4,8), DILOCO_BENCH_MIB (default
 # 256,1024), DILOCO_BENCH_REPEATS (default 3), DILOCO_BENCH_LANES (default 2),
-# DILOCO_LAB_MBIT (lab link rate, default 200), DILOCO_LAB_REPEATS (default 1).
+# DILOCO_LAB_MBIT (lab link rate, default 100), DILOCO_LAB_REPEATS (default 1).
 # Needs about 2*peers*size of free disk for the mmapped vectors (in $TMPDIR).
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -3,9 +3,11 @@
 // bridge in a switch namespace, and both ends of every veth are shaped with
 // tc tbf to the same rate, so each node has that rate up and down. The
 // kernel forwards every frame; unlike internal/netlab there is no userspace
-// emulator (no latency or loss), so the lab itself costs little CPU and
-// the links, not the machine, limit throughput. Processes run inside the
-// nodes and are driven by one command per line on stdin.
+// emulator (no latency or loss). The forwarding still costs CPU, a lot on
+// virtual machines whose interrupts are costly: a benchmark picks its rate
+// so that the links, not the machine, limit throughput, and shows it with
+// SampleCPU and Busy. Processes run inside the nodes and are driven by one
+// command per line on stdin.
 //
 // Nothing outside the lab's namespaces is touched, and they are deleted when
 // the test ends. It needs root, ip and tc; without them the test is skipped.
@@ -18,6 +20,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -180,4 +183,49 @@ func (l *Lab) destroy() {
 	for _, ns := range append(l.nodes, l.sw) {
 		_ = exec.Command("ip", "netns", "del", ns).Run()
 	}
+}
+
+// CPUTimes is a sample of the machine's CPU time counters (/proc/stat's
+// first line, in clock ticks): total (with time stolen by a hypervisor)
+// and idle (idle plus iowait).
+type CPUTimes struct{ total, idle uint64 }
+
+// SampleCPU reads the machine's CPU counters; on a read error it returns
+// zeros, and Busy then reports -1.
+func SampleCPU() CPUTimes {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return CPUTimes{}
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 6 || f[0] != "cpu" {
+		return CPUTimes{}
+	}
+	var c CPUTimes
+	for i, s := range f[1:] {
+		v, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			return CPUTimes{}
+		}
+		if i >= 8 { // guest time is counted in user time already
+			break
+		}
+		c.total += v
+		if i == 3 || i == 4 { // idle, iowait
+			c.idle += v
+		}
+	}
+	return c
+}
+
+// Busy is the fraction of the machine's CPU time that was not idle between
+// the sample since and now: near 1, the lab measured the machine, not its
+// links. It is -1 when the counters could not be read.
+func (since CPUTimes) Busy() float64 {
+	now := SampleCPU()
+	if since.total == 0 || now.total <= since.total {
+		return -1
+	}
+	return 1 - float64(now.idle-since.idle)/float64(now.total-since.total)
 }
