@@ -12,7 +12,7 @@ package diloco
 // the ratio says how well the all-reduce keeps every link busy. The
 // default rate leaves the machine's CPU some idle time: the kernel forwards
 // every frame, and on a 2-core virtual machine whose interrupts are costly
-// 8 links at 200 Mbit/s kept it 98% busy during the all-reduce (ratio 0.66)
+// 8 links at 200 Mbit/s kept it 99% busy during the all-reduce (ratio 0.66)
 // and 98% busy even during the raw TCP ring, while at 100 Mbit/s it was 93%
 // and 76% (ratio 0.95). Both are printed (lab-cpu-busy).
 //

@@ -203,13 +203,12 @@ func SampleCPU() CPUTimes {
 		return CPUTimes{}
 	}
 	var c CPUTimes
-	for i, s := range f[1:] {
+	// user nice system idle iowait irq softirq steal; guest time that
+	// follows is counted in user time already.
+	for i, s := range f[1:min(len(f), 9)] {
 		v, err := strconv.ParseUint(s, 10, 64)
 		if err != nil {
 			return CPUTimes{}
-		}
-		if i >= 8 { // guest time is counted in user time already
-			break
 		}
 		c.total += v
 		if i == 3 || i == 4 { // idle, iowait
